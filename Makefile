@@ -1,0 +1,37 @@
+# PGXS build of the idempotency extension (C++17), plus the project's two
+# front doors: `make demo` and `make test` set up a fresh Debian 12 machine.
+.DEFAULT_GOAL := all
+
+PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+
+EXTENSION = idempotency
+MODULE_big = idempotency
+SOURCES = $(sort $(wildcard src/*.cpp src/core/*.cpp src/pg/*.cpp src/sql_functions/*.cpp))
+OBJS = $(SOURCES:.cpp=.o)
+DATA = $(wildcard sql/idempotency--*.sql)
+
+# pg_regress suite: sql/<name>.sql against expected/<name>.out, in this order.
+REGRESS = setup claim record_outcome lookup release expiry lease fingerprint \
+          transactions validation privileges search_path
+REGRESS_OPTS = --dbname=idempotency_regression
+
+# Our own code builds warning-free; PostgreSQL's headers are system headers.
+PG_CPPFLAGS = -Isrc -isystem $(includedir_server)
+PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror
+SHLIB_LINK = -lstdc++
+
+.PHONY: test demo bench
+test:
+	./scripts/test.sh
+demo:
+	./scripts/demo.sh
+
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
+include $(PGXS)
+# Debian's PGXS also compiles each .cpp to LLVM bitcode with clang for JIT
+# inlining; that compile needs the language standard too.
+BITCODE_CXXFLAGS += -std=c++17
+else ifeq ($(filter test demo,$(MAKECMDGOALS)),)
+$(error pg_config not found: install postgresql-server-dev-15, or run 'make test' or 'make demo', which install what they need)
+endif

@@ -1,0 +1,132 @@
+-- idempotency 1.0: atomic at-most-once guards.
+-- Every name below is schema-qualified: this script must not depend on the
+-- search_path of whoever runs CREATE EXTENSION.
+\echo Use "CREATE EXTENSION idempotency" to load this file. \quit
+
+-- One row per (scope, key). A guard is live until expires_at; after that it is
+-- invisible and claimable at once, whether or not it has been deleted yet.
+-- Keys use the "C" collation: equality is what matters, and byte order makes
+-- the primary key cheaper to search than a linguistic collation.
+CREATE TABLE idempotency.guards (
+    scope            pg_catalog.text COLLATE pg_catalog."C" NOT NULL,
+    key              pg_catalog.text COLLATE pg_catalog."C" NOT NULL,
+    status           pg_catalog.text NOT NULL,
+    fingerprint      pg_catalog.text,
+    outcome          pg_catalog.jsonb,
+    claim_token      pg_catalog.int8 NOT NULL,
+    claimed_at       pg_catalog.timestamptz NOT NULL,
+    completed_at     pg_catalog.timestamptz,
+    expires_at       pg_catalog.timestamptz NOT NULL,
+    lease_expires_at pg_catalog.timestamptz,
+    CONSTRAINT guards_pkey PRIMARY KEY (scope, key),
+    CONSTRAINT guards_status_check
+        CHECK (status OPERATOR(pg_catalog.=) ANY ('{pending,succeeded,failed}'::pg_catalog.text[])),
+    CONSTRAINT guards_completed_at_check
+        CHECK ((status OPERATOR(pg_catalog.=) 'pending') OPERATOR(pg_catalog.=) (completed_at IS NULL))
+) WITH (
+    -- room on each page so recording an outcome is a HOT update
+    fillfactor = 90,
+    -- guards churn: vacuum after 2% of the table changed, not the default 20%
+    autovacuum_vacuum_scale_factor = 0.02,
+    autovacuum_vacuum_insert_scale_factor = 0.02,
+    autovacuum_analyze_scale_factor = 0.02
+);
+
+-- Lets the purge find expired guards without scanning the table.
+CREATE INDEX guards_expires_at_idx ON idempotency.guards (expires_at);
+
+-- Per-scope time to live for claims that give no ttl of their own.
+CREATE TABLE idempotency.retention_policies (
+    scope      pg_catalog.text COLLATE pg_catalog."C" PRIMARY KEY,
+    ttl        pg_catalog.interval NOT NULL,
+    updated_at pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT retention_policies_ttl_check
+        CHECK (ttl OPERATOR(pg_catalog.>) '0'::pg_catalog.interval)
+);
+
+-- pg_dump keeps the rows of both tables.
+SELECT pg_catalog.pg_extension_config_dump('idempotency.guards', '');
+SELECT pg_catalog.pg_extension_config_dump('idempotency.retention_policies', '');
+
+CREATE FUNCTION idempotency.claim_guard(
+    scope pg_catalog.text, key pg_catalog.text, ttl pg_catalog.interval DEFAULT NULL,
+    fingerprint pg_catalog.text DEFAULT NULL, lease pg_catalog.interval DEFAULT NULL)
+RETURNS pg_catalog.bool
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'idempotency_claim_guard';
+
+CREATE FUNCTION idempotency.claim_or_lookup(
+    scope pg_catalog.text, key pg_catalog.text, ttl pg_catalog.interval DEFAULT NULL,
+    fingerprint pg_catalog.text DEFAULT NULL, lease pg_catalog.interval DEFAULT NULL)
+RETURNS TABLE(claimed pg_catalog.bool, claim_token pg_catalog.int8, status pg_catalog.text,
+              outcome pg_catalog.jsonb, claimed_at pg_catalog.timestamptz,
+              completed_at pg_catalog.timestamptz, expires_at pg_catalog.timestamptz)
+LANGUAGE c VOLATILE ROWS 1
+AS 'MODULE_PATHNAME', 'idempotency_claim_or_lookup';
+
+CREATE FUNCTION idempotency.record_outcome(
+    scope pg_catalog.text, key pg_catalog.text, status pg_catalog.text,
+    outcome pg_catalog.jsonb DEFAULT NULL, claim_token pg_catalog.int8 DEFAULT NULL)
+RETURNS pg_catalog.bool
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'idempotency_record_outcome';
+
+CREATE FUNCTION idempotency.lookup(scope pg_catalog.text, key pg_catalog.text)
+RETURNS TABLE(scope pg_catalog.text, key pg_catalog.text, status pg_catalog.text,
+              fingerprint pg_catalog.text, outcome pg_catalog.jsonb,
+              claimed_at pg_catalog.timestamptz, completed_at pg_catalog.timestamptz,
+              expires_at pg_catalog.timestamptz)
+LANGUAGE c VOLATILE ROWS 1
+AS 'MODULE_PATHNAME', 'idempotency_lookup';
+
+CREATE FUNCTION idempotency.release_guard(
+    scope pg_catalog.text, key pg_catalog.text, claim_token pg_catalog.int8 DEFAULT NULL)
+RETURNS pg_catalog.bool
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'idempotency_release_guard';
+
+-- Privileges: nobody but the owner may call anything until a DBA grants it.
+-- The client functions run their SQL as the owner of idempotency.guards, so a
+-- client role needs no privilege on the tables (and gets none).
+REVOKE ALL ON FUNCTION idempotency.claim_guard(pg_catalog.text, pg_catalog.text, pg_catalog.interval, pg_catalog.text, pg_catalog.interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION idempotency.claim_or_lookup(pg_catalog.text, pg_catalog.text, pg_catalog.interval, pg_catalog.text, pg_catalog.interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION idempotency.record_outcome(pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.jsonb, pg_catalog.int8) FROM PUBLIC;
+REVOKE ALL ON FUNCTION idempotency.lookup(pg_catalog.text, pg_catalog.text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION idempotency.release_guard(pg_catalog.text, pg_catalog.text, pg_catalog.int8) FROM PUBLIC;
+
+-- grant_client(role) / revoke_client(role): what a DBA runs to let an
+-- application role use the client functions (and only those).
+CREATE FUNCTION idempotency.grant_client(role pg_catalog.regrole)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA idempotency TO %s', role);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION'
+                   ' idempotency.claim_guard(text, text, interval, text, interval),'
+                   ' idempotency.claim_or_lookup(text, text, interval, text, interval),'
+                   ' idempotency.record_outcome(text, text, text, jsonb, int8),'
+                   ' idempotency.lookup(text, text),'
+                   ' idempotency.release_guard(text, text, int8) TO %s', role);
+END
+$function$;
+
+CREATE FUNCTION idempotency.revoke_client(role pg_catalog.regrole)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+BEGIN
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION'
+                   ' idempotency.claim_guard(text, text, interval, text, interval),'
+                   ' idempotency.claim_or_lookup(text, text, interval, text, interval),'
+                   ' idempotency.record_outcome(text, text, text, jsonb, int8),'
+                   ' idempotency.lookup(text, text),'
+                   ' idempotency.release_guard(text, text, int8) FROM %s', role);
+    EXECUTE format('REVOKE USAGE ON SCHEMA idempotency FROM %s', role);
+END
+$function$;
+
+REVOKE ALL ON FUNCTION idempotency.grant_client(pg_catalog.regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION idempotency.revoke_client(pg_catalog.regrole) FROM PUBLIC;

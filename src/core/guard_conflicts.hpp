@@ -1,0 +1,19 @@
+// The errors for a guard that is in the way of a request, with the messages
+// and hints an application developer needs to act on them.
+#pragma once
+#include "core/pure_cpp.hpp"
+
+#include <string_view>
+
+#include "core/guard_error.hpp"
+
+namespace idempotency::core {
+
+GuardError key_reused_error(std::string_view scope, std::string_view key);
+GuardError no_live_guard_error(std::string_view scope, std::string_view key);
+GuardError conflicting_outcome_error(std::string_view scope, std::string_view key);
+GuardError release_completed_error(std::string_view scope, std::string_view key);
+GuardError stale_claim_token_error(std::string_view scope, std::string_view key);
+GuardError write_retries_exhausted_error(std::string_view scope, std::string_view key);
+
+}  // namespace idempotency::core

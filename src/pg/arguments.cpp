@@ -1,0 +1,43 @@
+#include "pg/arguments.hpp"
+#include "pg/error_boundary.hpp"
+
+namespace idempotency::pg {
+
+std::optional<std::string_view> text_view(const text* value) {
+  if (value == nullptr) return std::nullopt;
+  return std::string_view(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
+}
+
+text* text_argument(FunctionCallInfo fcinfo, int index) {
+  if (PG_ARGISNULL(index)) return nullptr;
+  return call_pg([&] { return PG_GETARG_TEXT_PP(index); });
+}
+
+std::optional<std::int64_t> bigint_argument(FunctionCallInfo fcinfo, int index) {
+  if (PG_ARGISNULL(index)) return std::nullopt;
+  return PG_GETARG_INT64(index);
+}
+
+Interval* interval_argument(FunctionCallInfo fcinfo, int index) {
+  if (PG_ARGISNULL(index)) return nullptr;
+  return PG_GETARG_INTERVAL_P(index);
+}
+
+Jsonb* jsonb_argument(FunctionCallInfo fcinfo, int index) {
+  if (PG_ARGISNULL(index)) return nullptr;
+  return call_pg([&] { return PG_GETARG_JSONB_P(index); });
+}
+
+Datum text_datum(std::string_view value) {
+  return call_pg(
+      [&] { return PointerGetDatum(cstring_to_text_with_len(value.data(), value.size())); });
+}
+
+TimestampTz add_interval(TimestampTz now, Interval* duration) {
+  return call_pg([&] {
+    return DatumGetTimestampTz(DirectFunctionCall2(
+        timestamptz_pl_interval, TimestampTzGetDatum(now), IntervalPGetDatum(duration)));
+  });
+}
+
+}  // namespace idempotency::pg

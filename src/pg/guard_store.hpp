@@ -1,0 +1,71 @@
+// All reads and writes of idempotency.guards. Each statement is prepared once
+// per backend and kept; every object and operator in it is schema-qualified,
+// so the caller's search_path cannot change what it does.
+//
+// The functions here run as the owner of idempotency.guards (see
+// open_guard_store): client roles get no privileges on the table itself.
+#pragma once
+#include "core/pure_cpp.hpp"
+#include "core/guard_rules.hpp"
+#include "pg/postgres.hpp"
+
+namespace idempotency::pg {
+
+// Between open_guard_store() and close_guard_store(): SPI is connected and the
+// current user is the table owner. On an ERROR the transaction (or
+// subtransaction) abort undoes both, so there is nothing to clean up by hand.
+struct GuardStoreSession {
+  Oid saved_user = InvalidOid;
+  int saved_security_context = 0;
+  MemoryContext caller_context = nullptr;
+};
+
+GuardStoreSession open_guard_store();
+void close_guard_store(const GuardStoreSession& session);
+
+// A guard as read from the table, copied into the caller's memory context.
+struct GuardRow {
+  bool found = false;
+  core::StoredGuard guard;
+  text* fingerprint = nullptr;  // nullptr: NULL
+  Jsonb* outcome = nullptr;     // nullptr: NULL, or not requested
+  TimestampTz claimed_at = 0;
+  std::optional<TimestampTz> completed_at;
+};
+
+enum class OutcomeColumn { kSkip, kCopy };
+
+GuardRow read_guard(const GuardStoreSession& session, text* scope, text* key,
+                    OutcomeColumn outcome);
+
+// What a claim writes. The expiry is now + ttl, where a NULL ttl means the
+// scope's retention policy, and failing that default_ttl.
+struct ClaimWrite {
+  text* scope = nullptr;
+  text* key = nullptr;
+  text* fingerprint = nullptr;  // nullptr: NULL
+  std::int64_t claim_token = 0;
+  TimestampTz now = 0;
+  Interval* ttl = nullptr;  // nullptr: NULL
+  Interval default_ttl{};
+  Interval* lease = nullptr;  // nullptr: no lease
+};
+
+// Inserts a new pending guard. Returns its expiry, or nullopt when a guard
+// with that scope and key exists (after waiting for an uncommitted one).
+std::optional<TimestampTz> insert_guard(const ClaimWrite& write);
+
+// Replaces the guard `seen` with a new claim, but only if it is still exactly
+// the guard that was seen (same token, status and expiry).
+std::optional<TimestampTz> take_over_guard(const ClaimWrite& write, const core::StoredGuard& seen);
+
+// Records the outcome of a live pending guard (matching `claim_token` if one
+// is given). False when no such guard exists.
+bool complete_guard(text* scope, text* key, core::GuardStatus status, Jsonb* outcome,
+                    std::optional<std::int64_t> claim_token, TimestampTz now);
+
+// Deletes a live pending guard (matching `claim_token` if one is given).
+bool delete_pending_guard(text* scope, text* key, std::optional<std::int64_t> claim_token,
+                          TimestampTz now);
+
+}  // namespace idempotency::pg

@@ -1,0 +1,123 @@
+// claim_guard() and claim_or_lookup(): the atomic claim of a (scope, key).
+//
+// The claim first tries a plain insert (ON CONFLICT DO NOTHING waits for an
+// uncommitted competitor, as unique checks do). When a guard is already there
+// it is read, the core rules decide, and a takeover is applied only if the
+// guard is still exactly what was read; otherwise the loop reads again.
+#include "core/guard_conflicts.hpp"
+#include "core/guard_rules.hpp"
+#include "core/input_validation.hpp"
+#include "pg/arguments.hpp"
+#include "pg/error_boundary.hpp"
+#include "pg/guard_key.hpp"
+#include "pg/guard_store.hpp"
+#include "pg/result_rows.hpp"
+#include "pg/server_state.hpp"
+#include "pg/settings.hpp"
+
+using namespace idempotency;
+using namespace idempotency::pg;
+
+namespace {
+
+struct ClaimResult {
+  bool claimed = false;
+  std::int64_t claim_token = 0;
+  TimestampTz claimed_at = 0;
+  TimestampTz expires_at = 0;
+  GuardRow existing;  // the live guard that was in the way, when not claimed
+};
+
+// Arguments: scope, key, ttl, fingerprint, lease.
+ClaimWrite claim_arguments(FunctionCallInfo fcinfo, const GuardKey& guard_key) {
+  ClaimWrite write;
+  write.scope = guard_key.scope;
+  write.key = guard_key.key;
+  write.ttl = interval_argument(fcinfo, 2);
+  write.fingerprint = text_argument(fcinfo, 3);
+  write.lease = interval_argument(fcinfo, 4);
+  core::require_fingerprint(text_view(write.fingerprint));
+  write.now = current_instant();
+  if (write.ttl != nullptr) {
+    core::require_positive_duration("ttl", write.now, add_interval(write.now, write.ttl));
+  }
+  if (write.lease != nullptr) {
+    core::require_positive_duration("lease", write.now, add_interval(write.now, write.lease));
+  }
+  write.default_ttl = default_ttl_interval();
+  return write;
+}
+
+ClaimResult claim(FunctionCallInfo fcinfo, OutcomeColumn outcome) {
+  GuardKey guard_key = guard_key_arguments(fcinfo);
+  ClaimWrite write = claim_arguments(fcinfo, guard_key);
+  require_primary("claim a guard");
+  write.claim_token = new_claim_token();
+
+  GuardStoreSession session = open_guard_store();
+  for (int attempt = 0; attempt < core::kMaxWriteAttempts; ++attempt) {
+    std::optional<TimestampTz> expires_at = insert_guard(write);
+    if (!expires_at) {
+      GuardRow existing = read_guard(session, write.scope, write.key, outcome);
+      if (!existing.found) continue;  // deleted since the insert saw it
+      switch (core::decide_claim(existing.guard, text_view(write.fingerprint), write.now)) {
+        case core::ClaimDecision::kAlreadyClaimed: {
+          close_guard_store(session);
+          ClaimResult result;
+          result.existing = existing;
+          return result;
+        }
+        case core::ClaimDecision::kKeyReused:
+          throw core::key_reused_error(guard_key.scope_view, guard_key.key_view);
+        case core::ClaimDecision::kTakeOver:
+          expires_at = take_over_guard(write, existing.guard);
+          break;
+      }
+    }
+    if (expires_at) {
+      close_guard_store(session);
+      ClaimResult result;
+      result.claimed = true;
+      result.claim_token = write.claim_token;
+      result.claimed_at = write.now;
+      result.expires_at = *expires_at;
+      return result;
+    }
+  }
+  throw core::write_retries_exhausted_error(guard_key.scope_view, guard_key.key_view);
+}
+
+}  // namespace
+
+IDEMPOTENCY_SQL_FUNCTION(idempotency_claim_guard) {
+  return BoolGetDatum(claim(fcinfo, OutcomeColumn::kSkip).claimed);
+}
+
+IDEMPOTENCY_SQL_FUNCTION(idempotency_claim_or_lookup) {
+  ClaimResult result = claim(fcinfo, OutcomeColumn::kCopy);
+  // claimed, claim_token, status, outcome, claimed_at, completed_at, expires_at
+  Datum values[7] = {};
+  bool nulls[7] = {};
+  values[0] = BoolGetDatum(result.claimed);
+  if (result.claimed) {
+    values[1] = Int64GetDatum(result.claim_token);
+    values[2] = text_datum(core::status_name(core::GuardStatus::kPending));
+    nulls[3] = true;
+    values[4] = TimestampTzGetDatum(result.claimed_at);
+    nulls[5] = true;
+    values[6] = TimestampTzGetDatum(result.expires_at);
+  } else {
+    const GuardRow& existing = result.existing;
+    nulls[1] = true;
+    values[2] = text_datum(core::status_name(existing.guard.status));
+    values[3] = PointerGetDatum(existing.outcome);
+    nulls[3] = existing.outcome == nullptr;
+    values[4] = TimestampTzGetDatum(existing.claimed_at);
+    values[5] = TimestampTzGetDatum(existing.completed_at.value_or(0));
+    nulls[5] = !existing.completed_at;
+    values[6] = TimestampTzGetDatum(existing.guard.expires_at);
+  }
+  begin_result_rows(fcinfo);
+  add_result_row(fcinfo, values, nulls);
+  return static_cast<Datum>(0);
+}

@@ -1,0 +1,42 @@
+// lookup(): the live guard for a (scope, key), if any. Works on standbys.
+#include "core/guard_rules.hpp"
+#include "pg/arguments.hpp"
+#include "pg/error_boundary.hpp"
+#include "pg/guard_key.hpp"
+#include "pg/guard_store.hpp"
+#include "pg/result_rows.hpp"
+#include "pg/server_state.hpp"
+
+using namespace idempotency;
+using namespace idempotency::pg;
+
+IDEMPOTENCY_SQL_FUNCTION(idempotency_lookup) {
+  GuardKey guard_key = guard_key_arguments(fcinfo);
+  TimestampTz now = current_instant();
+  GuardStoreSession session = open_guard_store();
+  GuardRow row = read_guard(session, guard_key.scope, guard_key.key, OutcomeColumn::kCopy);
+  close_guard_store(session);
+
+  begin_result_rows(fcinfo);
+  if (row.found && core::is_live(row.guard, now)) {
+    // scope, key, status, fingerprint, outcome, claimed_at, completed_at, expires_at
+    Datum values[8] = {PointerGetDatum(guard_key.scope),
+                       PointerGetDatum(guard_key.key),
+                       text_datum(core::status_name(row.guard.status)),
+                       PointerGetDatum(row.fingerprint),
+                       PointerGetDatum(row.outcome),
+                       TimestampTzGetDatum(row.claimed_at),
+                       TimestampTzGetDatum(row.completed_at.value_or(0)),
+                       TimestampTzGetDatum(row.guard.expires_at)};
+    bool nulls[8] = {false,
+                     false,
+                     false,
+                     row.fingerprint == nullptr,
+                     row.outcome == nullptr,
+                     false,
+                     !row.completed_at,
+                     false};
+    add_result_row(fcinfo, values, nulls);
+  }
+  return static_cast<Datum>(0);
+}

@@ -1,0 +1,42 @@
+// release_guard(): give up a pending claim whose side effect did not happen.
+#include "core/guard_conflicts.hpp"
+#include "core/guard_rules.hpp"
+#include "pg/arguments.hpp"
+#include "pg/error_boundary.hpp"
+#include "pg/guard_key.hpp"
+#include "pg/guard_store.hpp"
+#include "pg/server_state.hpp"
+
+using namespace idempotency;
+using namespace idempotency::pg;
+
+// Arguments: scope, key, claim_token.
+IDEMPOTENCY_SQL_FUNCTION(idempotency_release_guard) {
+  GuardKey guard_key = guard_key_arguments(fcinfo);
+  std::optional<std::int64_t> claim_token = bigint_argument(fcinfo, 2);
+  require_primary("release a guard");
+  TimestampTz now = current_instant();
+
+  GuardStoreSession session = open_guard_store();
+  for (int attempt = 0; attempt < core::kMaxWriteAttempts; ++attempt) {
+    if (delete_pending_guard(guard_key.scope, guard_key.key, claim_token, now)) {
+      close_guard_store(session);
+      return BoolGetDatum(true);
+    }
+    GuardRow existing = read_guard(session, guard_key.scope, guard_key.key, OutcomeColumn::kSkip);
+    std::optional<core::StoredGuard> stored;
+    if (existing.found) stored = existing.guard;
+    switch (core::decide_release(stored, claim_token, now)) {
+      case core::ReleaseDecision::kNothingToRelease:
+        close_guard_store(session);
+        return BoolGetDatum(false);
+      case core::ReleaseDecision::kStaleClaimToken:
+        throw core::stale_claim_token_error(guard_key.scope_view, guard_key.key_view);
+      case core::ReleaseDecision::kOutcomeRecorded:
+        throw core::release_completed_error(guard_key.scope_view, guard_key.key_view);
+      case core::ReleaseDecision::kRetry:
+        break;
+    }
+  }
+  throw core::write_retries_exhausted_error(guard_key.scope_view, guard_key.key_view);
+}
