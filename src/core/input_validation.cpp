@@ -21,7 +21,9 @@ void require_identifier(std::string_view argument, std::optional<std::string_vie
   if (!value) throw_null(argument);
   if (value->empty()) {
     throw GuardError(SqlState::kInvalidParameterValue, std::string(argument) + " must not be empty",
-                     {}, "A " + std::string(argument) + " is 1 to 255 bytes of text.");
+                     {},
+                     "A " + std::string(argument) + " is 1 to " +
+                         std::to_string(kMaxIdentifierBytes) + " bytes of text.");
   }
   if (value->size() > kMaxIdentifierBytes) {
     throw GuardError(SqlState::kInvalidParameterValue,

@@ -2,11 +2,10 @@
 #include "pg/guard_store.hpp"
 #include "pg/arguments.hpp"
 #include "pg/error_boundary.hpp"
+#include "pg/prepared_statement.hpp"
 
 namespace idempotency::pg {
 namespace {
-
-enum Statement { kInsert, kRead, kTakeOver, kComplete, kDeletePending, kStatementCount };
 
 // The expiry of a claim: explicit ttl ($6), else the scope's policy, else the
 // default ($7). Shared by the insert and the takeover so they cannot disagree.
@@ -16,46 +15,52 @@ enum Statement { kInsert, kRead, kTakeOver, kComplete, kDeletePending, kStatemen
 
 #define SAME_GUARD "g.scope OPERATOR(pg_catalog.=) $1 AND g.key OPERATOR(pg_catalog.=) $2"
 
-struct StatementSpec {
-  const char* sql;
-  int argument_count;
-  Oid argument_types[11];
-};
+PreparedStatement insert_statement{
+    "INSERT INTO idempotency.guards AS g"
+    " (scope, key, status, fingerprint, claim_token, claimed_at, expires_at, lease_expires_at)"
+    " VALUES ($1, $2, 'pending', $3, $4, $5, " CLAIM_EXPIRY
+    ", $5 OPERATOR(pg_catalog.+) $8)"
+    " ON CONFLICT (scope, key) DO NOTHING RETURNING g.expires_at",
+    8,
+    {TEXTOID, TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, INTERVALOID, INTERVALOID, INTERVALOID}};
 
-const StatementSpec kStatements[kStatementCount] = {
-    {"INSERT INTO idempotency.guards AS g"
-     " (scope, key, status, fingerprint, claim_token, claimed_at, expires_at, lease_expires_at)"
-     " VALUES ($1, $2, 'pending', $3, $4, $5, " CLAIM_EXPIRY ", $5 OPERATOR(pg_catalog.+) $8)"
-     " ON CONFLICT (scope, key) DO NOTHING RETURNING g.expires_at",
-     8,
-     {TEXTOID, TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, INTERVALOID, INTERVALOID, INTERVALOID}},
-    {"SELECT g.status, g.fingerprint, g.claim_token, g.expires_at, g.lease_expires_at,"
-     " g.claimed_at, g.completed_at, g.outcome"
-     " FROM idempotency.guards AS g WHERE " SAME_GUARD,
-     2,
-     {TEXTOID, TEXTOID}},
-    {"UPDATE idempotency.guards AS g SET status = 'pending', fingerprint = $3, outcome = NULL,"
-     " claim_token = $4, claimed_at = $5, completed_at = NULL, expires_at = " CLAIM_EXPIRY ","
-     " lease_expires_at = $5 OPERATOR(pg_catalog.+) $8"
-     " WHERE " SAME_GUARD " AND g.claim_token OPERATOR(pg_catalog.=) $9"
-     " AND g.status OPERATOR(pg_catalog.=) $10 AND g.expires_at OPERATOR(pg_catalog.=) $11"
-     " RETURNING g.expires_at",
-     11,
-     {TEXTOID, TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, INTERVALOID, INTERVALOID, INTERVALOID,
-      INT8OID, TEXTOID, TIMESTAMPTZOID}},
-    {"UPDATE idempotency.guards AS g SET status = $3, outcome = $4, completed_at = $5"
-     " WHERE " SAME_GUARD " AND g.status OPERATOR(pg_catalog.=) 'pending'"
-     " AND g.expires_at OPERATOR(pg_catalog.>) $5"
-     " AND ($6 IS NULL OR g.claim_token OPERATOR(pg_catalog.=) $6)",
-     6,
-     {TEXTOID, TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, INT8OID}},
-    {"DELETE FROM idempotency.guards AS g"
-     " WHERE " SAME_GUARD " AND g.status OPERATOR(pg_catalog.=) 'pending'"
-     " AND g.expires_at OPERATOR(pg_catalog.>) $3"
-     " AND ($4 IS NULL OR g.claim_token OPERATOR(pg_catalog.=) $4)",
-     4,
-     {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID}},
-};
+PreparedStatement read_statement{
+    "SELECT g.status, g.fingerprint, g.claim_token, g.expires_at, g.lease_expires_at,"
+    " g.claimed_at, g.completed_at, g.outcome"
+    " FROM idempotency.guards AS g WHERE " SAME_GUARD,
+    2,
+    {TEXTOID, TEXTOID}};
+
+PreparedStatement take_over_statement{
+    "UPDATE idempotency.guards AS g SET status = 'pending', fingerprint = $3, outcome = NULL,"
+    " claim_token = $4, claimed_at = $5, completed_at = NULL, expires_at = " CLAIM_EXPIRY
+    ","
+    " lease_expires_at = $5 OPERATOR(pg_catalog.+) $8"
+    " WHERE " SAME_GUARD
+    " AND g.claim_token OPERATOR(pg_catalog.=) $9"
+    " AND g.status OPERATOR(pg_catalog.=) $10 AND g.expires_at OPERATOR(pg_catalog.=) $11"
+    " RETURNING g.expires_at",
+    11,
+    {TEXTOID, TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, INTERVALOID, INTERVALOID, INTERVALOID,
+     INT8OID, TEXTOID, TIMESTAMPTZOID}};
+
+PreparedStatement complete_statement{
+    "UPDATE idempotency.guards AS g SET status = $3, outcome = $4, completed_at = $5"
+    " WHERE " SAME_GUARD
+    " AND g.status OPERATOR(pg_catalog.=) 'pending'"
+    " AND g.expires_at OPERATOR(pg_catalog.>) $5"
+    " AND ($6 IS NULL OR g.claim_token OPERATOR(pg_catalog.=) $6)",
+    6,
+    {TEXTOID, TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, INT8OID}};
+
+PreparedStatement delete_pending_statement{
+    "DELETE FROM idempotency.guards AS g"
+    " WHERE " SAME_GUARD
+    " AND g.status OPERATOR(pg_catalog.=) 'pending'"
+    " AND g.expires_at OPERATOR(pg_catalog.>) $3"
+    " AND ($4 IS NULL OR g.claim_token OPERATOR(pg_catalog.=) $4)",
+    4,
+    {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID}};
 
 #undef CLAIM_EXPIRY
 #undef SAME_GUARD
@@ -72,48 +77,14 @@ enum ReadColumn {
   kOutcomeColumn,
 };
 
-// Plans live for the backend's lifetime; the plan cache re-plans them after
-// DDL on the tables (including a DROP and re-CREATE of the extension).
-SPIPlanPtr prepared_plan(Statement statement) {
-  static SPIPlanPtr plans[kStatementCount];
-  if (plans[statement] == nullptr) {
-    const StatementSpec& spec = kStatements[statement];
-    // Always the generic plan: the statements are single-row key lookups, so
-    // per-call custom planning would only cost time.
-    SPIPlanPtr plan =
-        SPI_prepare_cursor(spec.sql, spec.argument_count, const_cast<Oid*>(spec.argument_types),
-                           CURSOR_OPT_GENERIC_PLAN);
-    if (plan == nullptr) {
-      elog(ERROR, "idempotency: could not prepare statement: %s",
-           SPI_result_code_string(SPI_result));
-    }
-    SPI_keepplan(plan);
-    plans[statement] = plan;
-  }
-  return plans[statement];
-}
-
-// Runs a statement; inside call_pg only. Returns the number of rows processed.
-uint64 execute(Statement statement, Datum* values, const char* nulls) {
-  int result = SPI_execute_plan(prepared_plan(statement), values, nulls, false, 0);
-  if (result < 0) {
-    elog(ERROR, "idempotency: statement failed: %s", SPI_result_code_string(result));
-  }
-  return SPI_processed;
-}
-
 Datum nullable(const void* pointer) { return PointerGetDatum(pointer); }
 char null_flag(const void* pointer) { return pointer == nullptr ? 'n' : ' '; }
-
-Datum column(int number, bool* is_null) {
-  return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, number, is_null);
-}
 
 // The first row's timestamptz column, as returned by RETURNING.
 std::optional<TimestampTz> returned_timestamp(uint64 processed) {
   if (processed == 0) return std::nullopt;
   bool is_null = false;
-  return DatumGetTimestampTz(column(1, &is_null));
+  return DatumGetTimestampTz(first_row_column(1, &is_null));
 }
 
 Oid guard_table_owner() {
@@ -171,29 +142,29 @@ GuardRow read_guard(const GuardStoreSession& session, text* scope, text* key,
   GuardRow row = call_pg([&] {
     GuardRow read;
     Datum values[2] = {PointerGetDatum(scope), PointerGetDatum(key)};
-    if (execute(kRead, values, "  ") == 0) return read;
+    if (execute_prepared(read_statement, values, "  ") == 0) return read;
     read.found = true;
     bool is_null = false;
     // Copies go to the caller's context: SPI's memory ends at SPI_finish.
     MemoryContext spi_context = MemoryContextSwitchTo(session.caller_context);
-    text* status = DatumGetTextPP(column(kStatusColumn, &is_null));
+    text* status = DatumGetTextPP(first_row_column(kStatusColumn, &is_null));
     std::optional<core::GuardStatus> parsed = core::parse_status(*text_view(status));
     if (!parsed) elog(ERROR, "idempotency: guard has an unknown status");
     read.guard.status = *parsed;
-    Datum fingerprint = column(kFingerprintColumn, &is_null);
+    Datum fingerprint = first_row_column(kFingerprintColumn, &is_null);
     if (!is_null) {
       read.fingerprint = DatumGetTextPCopy(fingerprint);
       read.guard.fingerprint = text_view(read.fingerprint);
     }
-    read.guard.claim_token = DatumGetInt64(column(kClaimTokenColumn, &is_null));
-    read.guard.expires_at = DatumGetTimestampTz(column(kExpiresAtColumn, &is_null));
-    Datum lease = column(kLeaseExpiresAtColumn, &is_null);
+    read.guard.claim_token = DatumGetInt64(first_row_column(kClaimTokenColumn, &is_null));
+    read.guard.expires_at = DatumGetTimestampTz(first_row_column(kExpiresAtColumn, &is_null));
+    Datum lease = first_row_column(kLeaseExpiresAtColumn, &is_null);
     if (!is_null) read.guard.lease_expires_at = DatumGetTimestampTz(lease);
-    read.claimed_at = DatumGetTimestampTz(column(kClaimedAtColumn, &is_null));
-    Datum completed_at = column(kCompletedAtColumn, &is_null);
+    read.claimed_at = DatumGetTimestampTz(first_row_column(kClaimedAtColumn, &is_null));
+    Datum completed_at = first_row_column(kCompletedAtColumn, &is_null);
     if (!is_null) read.completed_at = DatumGetTimestampTz(completed_at);
     if (outcome == OutcomeColumn::kCopy) {
-      Datum stored = column(kOutcomeColumn, &is_null);
+      Datum stored = first_row_column(kOutcomeColumn, &is_null);
       if (!is_null) read.outcome = DatumGetJsonbPCopy(stored);
     }
     MemoryContextSwitchTo(spi_context);
@@ -207,7 +178,7 @@ std::optional<TimestampTz> insert_guard(const ClaimWrite& write) {
     Datum values[8];
     char nulls[9] = "        ";
     bind_claim(write, values, nulls);
-    return returned_timestamp(execute(kInsert, values, nulls));
+    return returned_timestamp(execute_prepared(insert_statement, values, nulls));
   });
 }
 
@@ -220,7 +191,7 @@ std::optional<TimestampTz> take_over_guard(const ClaimWrite& write, const core::
     std::string_view status = core::status_name(seen.status);
     values[9] = PointerGetDatum(cstring_to_text_with_len(status.data(), status.size()));
     values[10] = TimestampTzGetDatum(seen.expires_at);
-    return returned_timestamp(execute(kTakeOver, values, nulls));
+    return returned_timestamp(execute_prepared(take_over_statement, values, nulls));
   });
 }
 
@@ -238,7 +209,7 @@ bool complete_guard(text* scope, text* key, core::GuardStatus status, Jsonb* out
     char nulls[7] = "      ";
     nulls[3] = null_flag(outcome);
     if (!claim_token) nulls[5] = 'n';
-    return execute(kComplete, values, nulls) == 1;
+    return execute_prepared(complete_statement, values, nulls) == 1;
   });
 }
 
@@ -249,7 +220,7 @@ bool delete_pending_guard(text* scope, text* key, std::optional<std::int64_t> cl
                        Int64GetDatum(claim_token.value_or(0))};
     char nulls[5] = "    ";
     if (!claim_token) nulls[3] = 'n';
-    return execute(kDeletePending, values, nulls) == 1;
+    return execute_prepared(delete_pending_statement, values, nulls) == 1;
   });
 }
 

@@ -6,12 +6,16 @@
 
 namespace idempotency::pg {
 
-void require_primary(const char* action) {
+void require_writable(const char* action) {
   if (RecoveryInProgress()) {
     throw core::GuardError(core::SqlState::kReadOnlyTransaction,
                            std::string("cannot ") + action + " on a standby server",
                            "The server is in recovery: guards are read-only here.",
                            "Send writes to the primary; idempotency.lookup() works on standbys.");
+  }
+  if (XactReadOnly) {
+    throw core::GuardError(core::SqlState::kReadOnlyTransaction,
+                           std::string("cannot ") + action + " in a read-only transaction");
   }
 }
 

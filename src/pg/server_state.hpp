@@ -4,9 +4,10 @@
 
 namespace idempotency::pg {
 
-// Raises 25006 with a clear message on a hot standby, where guards can be
-// looked up but not written. `action` completes "cannot ... on a standby".
-void require_primary(const char* action);
+// Raises 25006 with a clear message on a hot standby or in a read-only
+// transaction, where guards can be looked up but not written. `action`
+// completes "cannot ...", e.g. "claim a guard".
+void require_writable(const char* action);
 
 // A fresh claim token from the operating system's strong random source.
 std::int64_t new_claim_token();

@@ -51,7 +51,7 @@ ClaimWrite claim_arguments(FunctionCallInfo fcinfo, const GuardKey& guard_key) {
 ClaimResult claim(FunctionCallInfo fcinfo, OutcomeColumn outcome) {
   GuardKey guard_key = guard_key_arguments(fcinfo);
   ClaimWrite write = claim_arguments(fcinfo, guard_key);
-  require_primary("claim a guard");
+  require_writable("claim a guard");
   write.claim_token = new_claim_token();
 
   GuardStoreSession session = open_guard_store();

@@ -34,7 +34,7 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_record_outcome) {
     core::require_outcome_size(VARSIZE(outcome), static_cast<std::size_t>(max_outcome_size_bytes));
   }
   std::optional<std::int64_t> claim_token = bigint_argument(fcinfo, 4);
-  require_primary("record an outcome");
+  require_writable("record an outcome");
   TimestampTz now = current_instant();
 
   GuardStoreSession session = open_guard_store();

@@ -14,7 +14,7 @@ using namespace idempotency::pg;
 IDEMPOTENCY_SQL_FUNCTION(idempotency_release_guard) {
   GuardKey guard_key = guard_key_arguments(fcinfo);
   std::optional<std::int64_t> claim_token = bigint_argument(fcinfo, 2);
-  require_primary("release a guard");
+  require_writable("release a guard");
   TimestampTz now = current_instant();
 
   GuardStoreSession session = open_guard_store();

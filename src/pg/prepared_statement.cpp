@@ -1,0 +1,29 @@
+#include "pg/prepared_statement.hpp"
+
+namespace idempotency::pg {
+
+uint64 execute_prepared(PreparedStatement& statement, Datum* values, const char* nulls) {
+  if (statement.plan == nullptr) {
+    // Always the generic plan: these are key or index-range statements whose
+    // plan does not depend on the values, so custom planning only costs time.
+    SPIPlanPtr plan = SPI_prepare_cursor(statement.sql, statement.argument_count,
+                                         statement.argument_types, CURSOR_OPT_GENERIC_PLAN);
+    if (plan == nullptr) {
+      elog(ERROR, "idempotency: could not prepare statement: %s",
+           SPI_result_code_string(SPI_result));
+    }
+    SPI_keepplan(plan);
+    statement.plan = plan;
+  }
+  int result = SPI_execute_plan(statement.plan, values, nulls, false, 0);
+  if (result < 0) {
+    elog(ERROR, "idempotency: statement failed: %s", SPI_result_code_string(result));
+  }
+  return SPI_processed;
+}
+
+Datum first_row_column(int number, bool* is_null) {
+  return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, number, is_null);
+}
+
+}  // namespace idempotency::pg

@@ -1,0 +1,24 @@
+// A SQL statement prepared once per backend and kept for its lifetime. The
+// plan cache re-plans it after DDL on the tables it uses (including a DROP and
+// re-CREATE of the extension), so the plan never goes stale.
+#pragma once
+#include "pg/postgres.hpp"
+
+namespace idempotency::pg {
+
+struct PreparedStatement {
+  const char* sql;
+  int argument_count;
+  Oid argument_types[12];
+  SPIPlanPtr plan = nullptr;  // prepared on first use
+};
+
+// Runs the statement with SPI (which must be connected) and returns the number
+// of rows processed. Raises a PostgreSQL ERROR on failure: call it inside
+// call_pg. `nulls` has 'n' for a NULL argument and ' ' otherwise.
+uint64 execute_prepared(PreparedStatement& statement, Datum* values, const char* nulls);
+
+// Column `number` (from 1) of the first result row.
+Datum first_row_column(int number, bool* is_null);
+
+}  // namespace idempotency::pg
