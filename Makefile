@@ -6,14 +6,15 @@ PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_con
 
 EXTENSION = idempotency
 MODULE_big = idempotency
-SOURCES = $(sort $(wildcard src/*.cpp src/core/*.cpp src/pg/*.cpp src/sql_functions/*.cpp))
+SOURCES = $(sort $(wildcard src/*.cpp src/core/*.cpp src/pg/*.cpp src/sql_functions/*.cpp src/worker/*.cpp))
 OBJS = $(SOURCES:.cpp=.o)
 DATA = $(wildcard sql/idempotency--*.sql)
 
 # pg_regress suite: sql/<name>.sql against expected/<name>.out, in this order.
 REGRESS = setup claim record_outcome lookup release expiry lease fingerprint \
-          transactions validation privileges search_path
-REGRESS_OPTS = --dbname=idempotency_regression
+          transactions validation privileges search_path retention purge \
+          dba_privileges
+CONTRIB_TESTDB = idempotency_regression
 
 # Our own code builds warning-free; PostgreSQL's headers are system headers.
 PG_CPPFLAGS = -Isrc -isystem $(includedir_server)

@@ -35,11 +35,14 @@ CREATE TABLE idempotency.guards (
 -- Lets the purge find expired guards without scanning the table.
 CREATE INDEX guards_expires_at_idx ON idempotency.guards (expires_at);
 
--- Per-scope time to live for claims that give no ttl of their own.
+-- Per-scope time to live for claims that give no ttl of their own
+-- (idempotency.set_retention). redate_pending: the purge worker still has to
+-- re-date the scope's live guards (set_retention with apply_to_existing).
 CREATE TABLE idempotency.retention_policies (
-    scope      pg_catalog.text COLLATE pg_catalog."C" PRIMARY KEY,
-    ttl        pg_catalog.interval NOT NULL,
-    updated_at pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    scope          pg_catalog.text COLLATE pg_catalog."C" PRIMARY KEY,
+    ttl            pg_catalog.interval NOT NULL,
+    updated_at     pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    redate_pending pg_catalog.bool NOT NULL DEFAULT false,
     CONSTRAINT retention_policies_ttl_check
         CHECK (ttl OPERATOR(pg_catalog.>) '0'::pg_catalog.interval)
 );
@@ -85,6 +88,53 @@ RETURNS pg_catalog.bool
 LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'idempotency_release_guard';
 
+
+-- DBA functions: retention policies, manual purge, and the worker's state.
+CREATE FUNCTION idempotency.set_retention(
+    scope pg_catalog.text, ttl pg_catalog.interval,
+    apply_to_existing pg_catalog.bool DEFAULT false)
+RETURNS void
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'idempotency_set_retention';
+
+CREATE FUNCTION idempotency.drop_retention(scope pg_catalog.text)
+RETURNS pg_catalog.bool
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'idempotency_drop_retention';
+
+CREATE FUNCTION idempotency.purge_expired(
+    batch_size pg_catalog.int4 DEFAULT NULL, max_rows pg_catalog.int8 DEFAULT NULL)
+RETURNS pg_catalog.int8
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'idempotency_purge_expired';
+
+CREATE FUNCTION idempotency.worker_status()
+RETURNS TABLE(database pg_catalog.name, running pg_catalog.bool, pid pg_catalog.int4,
+              state pg_catalog.text, last_run_started pg_catalog.timestamptz,
+              last_run_finished pg_catalog.timestamptz, last_run_deleted pg_catalog.int8,
+              total_deleted pg_catalog.int8, last_error pg_catalog.text,
+              next_run pg_catalog.timestamptz)
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'idempotency_worker_status';
+
+-- Per scope: live guards by status, expired guards awaiting the purge, and
+-- the oldest pending guard (an unknown outcome an operator may need to chase).
+CREATE VIEW idempotency.stats AS
+SELECT g.scope,
+       pg_catalog.count(*) FILTER (WHERE g.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()
+                                     AND g.status OPERATOR(pg_catalog.=) 'pending') AS pending,
+       pg_catalog.count(*) FILTER (WHERE g.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()
+                                     AND g.status OPERATOR(pg_catalog.=) 'succeeded') AS succeeded,
+       pg_catalog.count(*) FILTER (WHERE g.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()
+                                     AND g.status OPERATOR(pg_catalog.=) 'failed') AS failed,
+       pg_catalog.count(*) FILTER (WHERE g.expires_at OPERATOR(pg_catalog.<=) pg_catalog.now())
+           AS expired_awaiting_purge,
+       pg_catalog.min(g.claimed_at) FILTER (
+           WHERE g.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()
+             AND g.status OPERATOR(pg_catalog.=) 'pending') AS oldest_pending_claimed_at
+  FROM idempotency.guards AS g
+ GROUP BY g.scope;
+
 -- Privileges: nobody but the owner may call anything until a DBA grants it.
 -- The client functions run their SQL as the owner of idempotency.guards, so a
 -- client role needs no privilege on the tables (and gets none).
@@ -93,6 +143,11 @@ REVOKE ALL ON FUNCTION idempotency.claim_or_lookup(pg_catalog.text, pg_catalog.t
 REVOKE ALL ON FUNCTION idempotency.record_outcome(pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.jsonb, pg_catalog.int8) FROM PUBLIC;
 REVOKE ALL ON FUNCTION idempotency.lookup(pg_catalog.text, pg_catalog.text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION idempotency.release_guard(pg_catalog.text, pg_catalog.text, pg_catalog.int8) FROM PUBLIC;
+REVOKE ALL ON FUNCTION idempotency.set_retention(pg_catalog.text, pg_catalog.interval, pg_catalog.bool) FROM PUBLIC;
+REVOKE ALL ON FUNCTION idempotency.drop_retention(pg_catalog.text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION idempotency.purge_expired(pg_catalog.int4, pg_catalog.int8) FROM PUBLIC;
+REVOKE ALL ON FUNCTION idempotency.worker_status() FROM PUBLIC;
+REVOKE ALL ON idempotency.stats FROM PUBLIC;
 
 -- grant_client(role) / revoke_client(role): what a DBA runs to let an
 -- application role use the client functions (and only those).
@@ -130,3 +185,42 @@ $function$;
 
 REVOKE ALL ON FUNCTION idempotency.grant_client(pg_catalog.regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION idempotency.revoke_client(pg_catalog.regrole) FROM PUBLIC;
+
+-- grant_admin(role) / revoke_admin(role): retention policies, manual purge,
+-- and read access to the state (worker_status, stats, retention_policies)
+-- for a DBA role that is not the extension's owner.
+CREATE FUNCTION idempotency.grant_admin(role pg_catalog.regrole)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA idempotency TO %s', role);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION'
+                   ' idempotency.set_retention(text, interval, boolean),'
+                   ' idempotency.drop_retention(text),'
+                   ' idempotency.purge_expired(integer, bigint),'
+                   ' idempotency.worker_status() TO %s', role);
+    EXECUTE format('GRANT SELECT ON idempotency.stats, idempotency.retention_policies TO %s',
+                   role);
+END
+$function$;
+
+CREATE FUNCTION idempotency.revoke_admin(role pg_catalog.regrole)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+BEGIN
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION'
+                   ' idempotency.set_retention(text, interval, boolean),'
+                   ' idempotency.drop_retention(text),'
+                   ' idempotency.purge_expired(integer, bigint),'
+                   ' idempotency.worker_status() FROM %s', role);
+    EXECUTE format('REVOKE SELECT ON idempotency.stats, idempotency.retention_policies FROM %s',
+                   role);
+END
+$function$;
+
+REVOKE ALL ON FUNCTION idempotency.grant_admin(pg_catalog.regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION idempotency.revoke_admin(pg_catalog.regrole) FROM PUBLIC;

@@ -2,6 +2,16 @@
 // library (PostgreSQL's macros would otherwise rewrite it) and with C linkage.
 #pragma once
 
+// The pure core first: its headers refuse to compile after postgres.h.
+#include "core/database_list.hpp"
+#include "core/guard_conflicts.hpp"
+#include "core/guard_error.hpp"
+#include "core/guard_rules.hpp"
+#include "core/guard_status.hpp"
+#include "core/input_validation.hpp"
+#include "core/purge_schedule.hpp"
+#include "core/sql_state.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -18,17 +28,20 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/datetime.h"
 #include "utils/elog.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 }

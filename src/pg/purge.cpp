@@ -1,0 +1,52 @@
+#include "pg/purge.hpp"
+#include "pg/error_boundary.hpp"
+#include "pg/prepared_statement.hpp"
+
+namespace idempotency::pg {
+namespace {
+
+// The expiry test is repeated outside the sub-select: the rows it picked are
+// locked, but the outer DELETE must not trust anything it did not check.
+PreparedStatement purge_statement{
+    "DELETE FROM idempotency.guards AS g"
+    " WHERE g.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+    "   SELECT e.ctid FROM idempotency.guards AS e"
+    "    WHERE e.expires_at OPERATOR(pg_catalog.<=) $1"
+    "    ORDER BY e.expires_at LIMIT $2 FOR UPDATE SKIP LOCKED))"
+    " AND g.expires_at OPERATOR(pg_catalog.<=) $1",
+    2,
+    {TIMESTAMPTZOID, INT4OID}};
+
+#define REDATED_EXPIRY "(r.claimed_at OPERATOR(pg_catalog.+) $2)"
+
+PreparedStatement redate_statement{
+    "UPDATE idempotency.guards AS g SET expires_at = g.claimed_at OPERATOR(pg_catalog.+) $2"
+    " WHERE g.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+    "   SELECT r.ctid FROM idempotency.guards AS r"
+    "    WHERE r.scope OPERATOR(pg_catalog.=) $1 AND r.expires_at OPERATOR(pg_catalog.>) $3"
+    "      AND r.expires_at OPERATOR(pg_catalog.<>) " REDATED_EXPIRY
+    "    LIMIT $4 FOR UPDATE))"
+    " AND g.scope OPERATOR(pg_catalog.=) $1 AND g.expires_at OPERATOR(pg_catalog.>) $3",
+    4,
+    {TEXTOID, INTERVALOID, TIMESTAMPTZOID, INT4OID}};
+
+#undef REDATED_EXPIRY
+
+}  // namespace
+
+uint64 purge_expired_batch(TimestampTz now, int batch_size) {
+  return call_pg([&] {
+    Datum values[2] = {TimestampTzGetDatum(now), Int32GetDatum(batch_size)};
+    return execute_prepared(purge_statement, values, "  ");
+  });
+}
+
+uint64 redate_scope_batch(text* scope, Interval* ttl, TimestampTz now, int batch_size) {
+  return call_pg([&] {
+    Datum values[4] = {PointerGetDatum(scope), IntervalPGetDatum(ttl), TimestampTzGetDatum(now),
+                       Int32GetDatum(batch_size)};
+    return execute_prepared(redate_statement, values, "    ");
+  });
+}
+
+}  // namespace idempotency::pg

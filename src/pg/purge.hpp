@@ -1,0 +1,18 @@
+// Deleting expired guards and re-dating a scope's guards, a batch at a time.
+// Both run inside a guard store session (as the table owner, SPI connected).
+#pragma once
+#include "pg/postgres.hpp"
+
+namespace idempotency::pg {
+
+// Deletes up to `batch_size` guards that expired at or before `now`, oldest
+// first. Rows locked by a concurrent claim are skipped, never waited for, so
+// a purge never holds up a claim of a key that is being taken over.
+uint64 purge_expired_batch(TimestampTz now, int batch_size);
+
+// Sets expires_at = claimed_at + ttl on up to `batch_size` live guards of
+// `scope` that do not have that expiry yet. Returns the number changed; 0
+// means the scope is done.
+uint64 redate_scope_batch(text* scope, Interval* ttl, TimestampTz now, int batch_size);
+
+}  // namespace idempotency::pg

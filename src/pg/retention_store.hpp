@@ -1,0 +1,27 @@
+// Reads and writes of idempotency.retention_policies. Like the guard store,
+// these run inside a guard store session (as the table owner).
+#pragma once
+#include "pg/postgres.hpp"
+
+namespace idempotency::pg {
+
+// Creates or replaces the policy of `scope`.
+void upsert_retention_policy(text* scope, Interval* ttl, bool redate_pending, TimestampTz now);
+
+// Deletes the policy of `scope`; false if there was none.
+bool delete_retention_policy(text* scope);
+
+// A policy whose live guards still wait to be re-dated, copied into the
+// caller's memory context.
+struct PendingRedate {
+  text* scope = nullptr;  // nullptr: none left
+  Interval* ttl = nullptr;
+};
+
+// The first pending policy with a scope after `after_scope` (nullptr: from the start).
+PendingRedate next_pending_redate(text* after_scope, MemoryContext caller_context);
+
+// Marks the policy done, unless it was changed since it was read.
+void clear_redate_pending(text* scope, Interval* ttl);
+
+}  // namespace idempotency::pg

@@ -1,0 +1,149 @@
+// The launcher: a static background worker, started once recovery is over
+// (so nothing runs on a hot standby until it is promoted). It starts one purge
+// worker per database in idempotency.databases, restarts a worker that exits
+// (with a growing delay if it keeps failing), and waits quietly for databases
+// that do not exist yet instead of letting their workers crash in a loop.
+#include "core/database_list.hpp"
+#include "core/purge_schedule.hpp"
+#include "pg/error_boundary.hpp"
+#include "pg/worker_registry.hpp"
+#include "worker/registration.hpp"
+
+extern "C" {
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_database.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/backend_status.h"
+#include "utils/wait_event.h"
+
+PGDLLEXPORT void idempotency_launcher_main(Datum unused);
+}
+
+using namespace idempotency;
+using namespace idempotency::pg;
+
+namespace {
+
+// First restart of a failed worker after 5 s, doubling up to 10 minutes.
+constexpr int64 kRestartDelayMs = 5 * 1000;
+// How often a missing database is looked for again.
+constexpr int64 kMissingDatabaseRecheckMs = 10 * 1000;
+
+struct WorkerTracking {
+  BackgroundWorkerHandle* handle = nullptr;
+  TimestampTz retry_at = 0;
+  int failed_starts = 0;
+  bool reported_missing = false;
+  bool reported_no_slot = false;
+};
+
+// The launcher has no database of its own, so it cannot use pg_database's
+// indexes (they need pg_class): it scans the shared catalog, as the
+// autovacuum launcher does.
+bool database_exists(const char* name) {
+  return call_pg([&] {
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    (void)GetTransactionSnapshot();
+    Relation catalog = table_open(DatabaseRelationId, AccessShareLock);
+    TableScanDesc scan = table_beginscan_catalog(catalog, 0, nullptr);
+    bool exists = false;
+    HeapTuple tuple;
+    while (!exists && (tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
+      exists =
+          strcmp(NameStr(reinterpret_cast<Form_pg_database>(GETSTRUCT(tuple))->datname), name) == 0;
+    }
+    table_endscan(scan);
+    table_close(catalog, AccessShareLock);
+    CommitTransactionCommand();
+    return exists;
+  });
+}
+
+// Notes a worker that stopped, and when to start it again.
+void note_stopped(int index, WorkerTracking& tracking, TimestampTz now) {
+  pfree(tracking.handle);
+  tracking.handle = nullptr;
+  PurgeWorkerSlot slot = read_worker_slot(index);
+  bool completed_a_run = slot.last_run_finished > slot.launched_at;
+  tracking.failed_starts = completed_a_run ? 0 : tracking.failed_starts + 1;
+  tracking.retry_at = TimestampTzPlusMilliseconds(
+      now, core::next_run_delay_ms(kRestartDelayMs, tracking.failed_starts));
+  set_worker_pid(index, 0);
+}
+
+// Starts or restarts the worker of slot `index` when due. Returns how long the
+// launcher may sleep as far as this slot is concerned.
+int64 tend_worker(int index, WorkerTracking& tracking, TimestampTz now) {
+  if (tracking.handle != nullptr) {
+    pid_t pid = 0;
+    if (GetBackgroundWorkerPid(tracking.handle, &pid) != BGWH_STOPPED) return 60 * 1000;
+    note_stopped(index, tracking, now);
+  }
+  if (now < tracking.retry_at) return (tracking.retry_at - now + 999) / 1000;
+
+  PurgeWorkerSlot slot = read_worker_slot(index);
+  if (!database_exists(slot.database)) {
+    set_worker_state(index, PurgeWorkerState::kDatabaseMissing);
+    if (!tracking.reported_missing) {
+      ereport(LOG, (errmsg("idempotency: database \"%s\" in idempotency.databases does not exist",
+                           slot.database),
+                    errhint("Its purge worker starts once the database is created.")));
+      tracking.reported_missing = true;
+    }
+    tracking.retry_at = TimestampTzPlusMilliseconds(now, kMissingDatabaseRecheckMs);
+    return kMissingDatabaseRecheckMs;
+  }
+  tracking.reported_missing = false;
+  set_worker_launched(index, now);
+  if (!worker::start_purge_worker(index, slot.database, &tracking.handle)) {
+    if (!tracking.reported_no_slot) {
+      ereport(WARNING,
+              (errmsg("idempotency: no background worker slot for the purge worker of \"%s\"",
+                      slot.database),
+               errhint("Raise max_worker_processes.")));
+      tracking.reported_no_slot = true;
+    }
+    tracking.retry_at = TimestampTzPlusMilliseconds(now, kRestartDelayMs);
+    return kRestartDelayMs;
+  }
+  tracking.reported_no_slot = false;
+  return 60 * 1000;
+}
+
+void launcher_main(Datum /*unused*/) {
+  pqsignal(SIGHUP, SignalHandlerForConfigReload);
+  pqsignal(SIGTERM, die);
+  BackgroundWorkerUnblockSignals();
+  BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
+  pgstat_report_appname("idempotency launcher");
+
+  WorkerTracking tracking[core::kMaxPurgeDatabases];
+  for (;;) {
+    CHECK_FOR_INTERRUPTS();
+    if (ConfigReloadPending) {
+      ConfigReloadPending = false;
+      ProcessConfigFile(PGC_SIGHUP);
+    }
+    TimestampTz now = GetCurrentTimestamp();
+    int64 wait_ms = 60 * 1000;
+    for (int index = 0; index < worker_registry_slot_count(); ++index) {
+      wait_ms = std::min(wait_ms, tend_worker(index, tracking[index], now));
+    }
+    pgstat_report_activity(STATE_IDLE, nullptr);
+    // A worker starting or stopping sets the latch (bgw_notify_pid).
+    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+                    std::max<int64>(wait_ms, 100), PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+  }
+}
+
+}  // namespace
+
+void idempotency_launcher_main(Datum unused) { run_worker_main(launcher_main, unused); }
