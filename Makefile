@@ -13,12 +13,14 @@ DATA = $(wildcard sql/idempotency--*.sql)
 # pg_regress suite: sql/<name>.sql against expected/<name>.out, in this order.
 REGRESS = setup claim record_outcome lookup release expiry lease fingerprint \
           transactions validation privileges search_path retention purge \
-          dba_privileges
+          dba_privileges scope_access
 CONTRIB_TESTDB = idempotency_regression
 
 # Our own code builds warning-free; PostgreSQL's headers are system headers.
 PG_CPPFLAGS = -Isrc -isystem $(includedir_server)
-PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror
+# -MMD -MP: PGXS tracks no header dependencies for C++; without them a changed
+# header leaves stale objects behind (e.g. an enum renumbered under them).
+PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -MMD -MP
 SHLIB_LINK = -lstdc++
 
 .PHONY: test demo bench
@@ -26,13 +28,19 @@ test:
 	./scripts/test.sh
 demo:
 	./scripts/demo.sh
+bench:
+	./bench/run
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)
 include $(PGXS)
+-include $(OBJS:.o=.d)
+EXTRA_CLEAN = $(OBJS:.o=.d)
 # Debian's PGXS also compiles each .cpp to LLVM bitcode with clang for JIT
 # inlining; that compile needs the language standard too.
 BITCODE_CXXFLAGS += -std=c++17
+# The bitcode is rebuilt whenever its object is (which knows the headers).
+$(OBJS:.o=.bc): %.bc: %.o
 else ifeq ($(filter test demo,$(MAKECMDGOALS)),)
 $(error pg_config not found: install postgresql-server-dev-15, or run 'make test' or 'make demo', which install what they need)
 endif

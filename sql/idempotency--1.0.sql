@@ -47,9 +47,30 @@ CREATE TABLE idempotency.retention_policies (
         CHECK (ttl OPERATOR(pg_catalog.>) '0'::pg_catalog.interval)
 );
 
--- pg_dump keeps the rows of both tables.
+-- Per-role scope restrictions (idempotency.restrict_scopes). A role listed
+-- here, directly or through a role it has the privileges of, may only use
+-- the scopes its patterns match: an exact scope, or a prefix ending in '*'.
+-- Roles not listed are unrestricted.
+CREATE TABLE idempotency.scope_access (
+    role    pg_catalog.regrole NOT NULL,
+    pattern pg_catalog.text COLLATE pg_catalog."C" NOT NULL,
+    PRIMARY KEY (role, pattern)
+);
+
+-- pg_dump keeps the rows of the three tables.
 SELECT pg_catalog.pg_extension_config_dump('idempotency.guards', '');
 SELECT pg_catalog.pg_extension_config_dump('idempotency.retention_policies', '');
+SELECT pg_catalog.pg_extension_config_dump('idempotency.scope_access', '');
+
+-- Every backend caches scope_access; any change to it invalidates the caches.
+CREATE FUNCTION idempotency.scope_access_changed()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'idempotency_scope_access_changed';
+
+CREATE TRIGGER scope_access_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON idempotency.scope_access
+    FOR EACH STATEMENT EXECUTE FUNCTION idempotency.scope_access_changed();
 
 CREATE FUNCTION idempotency.claim_guard(
     scope pg_catalog.text, key pg_catalog.text, ttl pg_catalog.interval DEFAULT NULL,
@@ -108,6 +129,16 @@ RETURNS pg_catalog.int8
 LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'idempotency_purge_expired';
 
+CREATE FUNCTION idempotency.restrict_scopes(role pg_catalog.regrole, patterns pg_catalog.text[])
+RETURNS void
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'idempotency_restrict_scopes';
+
+CREATE FUNCTION idempotency.unrestrict_scopes(role pg_catalog.regrole)
+RETURNS pg_catalog.bool
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'idempotency_unrestrict_scopes';
+
 CREATE FUNCTION idempotency.worker_status()
 RETURNS TABLE(database pg_catalog.name, running pg_catalog.bool, pid pg_catalog.int4,
               state pg_catalog.text, last_run_started pg_catalog.timestamptz,
@@ -147,6 +178,9 @@ REVOKE ALL ON FUNCTION idempotency.set_retention(pg_catalog.text, pg_catalog.int
 REVOKE ALL ON FUNCTION idempotency.drop_retention(pg_catalog.text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION idempotency.purge_expired(pg_catalog.int4, pg_catalog.int8) FROM PUBLIC;
 REVOKE ALL ON FUNCTION idempotency.worker_status() FROM PUBLIC;
+REVOKE ALL ON FUNCTION idempotency.restrict_scopes(pg_catalog.regrole, pg_catalog.text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION idempotency.unrestrict_scopes(pg_catalog.regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION idempotency.scope_access_changed() FROM PUBLIC;
 REVOKE ALL ON idempotency.stats FROM PUBLIC;
 
 -- grant_client(role) / revoke_client(role): what a DBA runs to let an
@@ -200,9 +234,11 @@ BEGIN
                    ' idempotency.set_retention(text, interval, boolean),'
                    ' idempotency.drop_retention(text),'
                    ' idempotency.purge_expired(integer, bigint),'
+                   ' idempotency.restrict_scopes(regrole, text[]),'
+                   ' idempotency.unrestrict_scopes(regrole),'
                    ' idempotency.worker_status() TO %s', role);
-    EXECUTE format('GRANT SELECT ON idempotency.stats, idempotency.retention_policies TO %s',
-                   role);
+    EXECUTE format('GRANT SELECT ON idempotency.stats, idempotency.retention_policies,'
+                   ' idempotency.scope_access TO %s', role);
 END
 $function$;
 
@@ -216,9 +252,11 @@ BEGIN
                    ' idempotency.set_retention(text, interval, boolean),'
                    ' idempotency.drop_retention(text),'
                    ' idempotency.purge_expired(integer, bigint),'
+                   ' idempotency.restrict_scopes(regrole, text[]),'
+                   ' idempotency.unrestrict_scopes(regrole),'
                    ' idempotency.worker_status() FROM %s', role);
-    EXECUTE format('REVOKE SELECT ON idempotency.stats, idempotency.retention_policies FROM %s',
-                   role);
+    EXECUTE format('REVOKE SELECT ON idempotency.stats, idempotency.retention_policies,'
+                   ' idempotency.scope_access FROM %s', role);
 END
 $function$;
 

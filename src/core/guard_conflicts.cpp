@@ -52,4 +52,12 @@ GuardError write_retries_exhausted_error(std::string_view scope, std::string_vie
                     "Retry the transaction.");
 }
 
+GuardError scope_denied_error(std::string_view role, std::string_view scope) {
+  return GuardError(
+      SqlState::kInsufficientPrivilege,
+      "role \"" + std::string(role) + "\" may not use scope \"" + std::string(scope) + "\"",
+      "The role is restricted to the scopes listed for it in idempotency.scope_access.",
+      "A DBA can extend the list with idempotency.restrict_scopes().");
+}
+
 }  // namespace idempotency::core

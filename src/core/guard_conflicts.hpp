@@ -15,5 +15,6 @@ GuardError conflicting_outcome_error(std::string_view scope, std::string_view ke
 GuardError release_completed_error(std::string_view scope, std::string_view key);
 GuardError stale_claim_token_error(std::string_view scope, std::string_view key);
 GuardError write_retries_exhausted_error(std::string_view scope, std::string_view key);
+GuardError scope_denied_error(std::string_view role, std::string_view scope);
 
 }  // namespace idempotency::core

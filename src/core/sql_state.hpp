@@ -12,6 +12,7 @@ enum class SqlState {
   kReadOnlyTransaction,           // 25006
   kSerializationFailure,          // 40001
   kObjectNotInPrerequisiteState,  // 55000
+  kInsufficientPrivilege,         // 42501
   kKeyReused,                     // IK001
   kNoLiveGuard,                   // IK002
   kOutcomeAlreadyRecorded,        // IK003
@@ -33,6 +34,8 @@ constexpr const char* sqlstate_code(SqlState state) {
       return "40001";
     case SqlState::kObjectNotInPrerequisiteState:
       return "55000";
+    case SqlState::kInsufficientPrivilege:
+      return "42501";
     case SqlState::kKeyReused:
       return "IK001";
     case SqlState::kNoLiveGuard:

@@ -12,6 +12,7 @@
 #include "pg/guard_key.hpp"
 #include "pg/guard_store.hpp"
 #include "pg/result_rows.hpp"
+#include "pg/scope_access.hpp"
 #include "pg/server_state.hpp"
 #include "pg/settings.hpp"
 
@@ -55,6 +56,7 @@ ClaimResult claim(FunctionCallInfo fcinfo, OutcomeColumn outcome) {
   write.claim_token = new_claim_token();
 
   GuardStoreSession session = open_guard_store();
+  require_scope_access(session, guard_key.scope_view);
   for (int attempt = 0; attempt < core::kMaxWriteAttempts; ++attempt) {
     std::optional<TimestampTz> expires_at = insert_guard(write);
     if (!expires_at) {

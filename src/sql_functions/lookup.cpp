@@ -5,6 +5,7 @@
 #include "pg/guard_key.hpp"
 #include "pg/guard_store.hpp"
 #include "pg/result_rows.hpp"
+#include "pg/scope_access.hpp"
 #include "pg/server_state.hpp"
 
 using namespace idempotency;
@@ -14,6 +15,7 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_lookup) {
   GuardKey guard_key = guard_key_arguments(fcinfo);
   TimestampTz now = current_instant();
   GuardStoreSession session = open_guard_store();
+  require_scope_access(session, guard_key.scope_view);
   GuardRow row = read_guard(session, guard_key.scope, guard_key.key, OutcomeColumn::kCopy);
   close_guard_store(session);
 

@@ -6,6 +6,7 @@
 #include "pg/error_boundary.hpp"
 #include "pg/guard_key.hpp"
 #include "pg/guard_store.hpp"
+#include "pg/scope_access.hpp"
 #include "pg/server_state.hpp"
 #include "pg/settings.hpp"
 
@@ -38,6 +39,7 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_record_outcome) {
   TimestampTz now = current_instant();
 
   GuardStoreSession session = open_guard_store();
+  require_scope_access(session, guard_key.scope_view);
   for (int attempt = 0; attempt < core::kMaxWriteAttempts; ++attempt) {
     if (complete_guard(guard_key.scope, guard_key.key, status, outcome, claim_token, now)) {
       close_guard_store(session);

@@ -5,6 +5,7 @@
 #include "pg/error_boundary.hpp"
 #include "pg/guard_key.hpp"
 #include "pg/guard_store.hpp"
+#include "pg/scope_access.hpp"
 #include "pg/server_state.hpp"
 
 using namespace idempotency;
@@ -18,6 +19,7 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_release_guard) {
   TimestampTz now = current_instant();
 
   GuardStoreSession session = open_guard_store();
+  require_scope_access(session, guard_key.scope_view);
   for (int attempt = 0; attempt < core::kMaxWriteAttempts; ++attempt) {
     if (delete_pending_guard(guard_key.scope, guard_key.key, claim_token, now)) {
       close_guard_store(session);

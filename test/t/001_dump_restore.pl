@@ -21,7 +21,8 @@ $node->safe_psql('source', q{
   SELECT idempotency.record_outcome('payments', 'k-' || i, 'succeeded',
                                     jsonb_build_object('charge', i))
     FROM generate_series(1, 25) AS i;
-  INSERT INTO idempotency.retention_policies (scope, ttl) VALUES ('payments', '3 days');
+  SELECT idempotency.set_retention('payments', '3 days');
+  SELECT idempotency.restrict_scopes('app', ARRAY['payments']);
 });
 
 my $guards_query = q{SELECT md5(string_agg(format('%s|%s|%s|%s|%s|%s|%s|%s', scope, key, status,
@@ -59,6 +60,13 @@ is($node->safe_psql('target', q{SELECT idempotency.claim_guard('payments', 'new'
 is($node->safe_psql('target',
      q{SET ROLE app; SELECT idempotency.claim_guard('payments', 'as-app')}), 't',
    'the client role keeps its grant');
+
+# ...and so did its scope restriction, which is still enforced.
+is($node->safe_psql('target', q{SELECT string_agg(role || ':' || pattern, ',')
+  FROM idempotency.scope_access}), 'app:payments', 'scope restrictions restored');
+my ($result, $stdout, $stderr) = $node->psql('target',
+  q{SET ROLE app; SELECT idempotency.claim_guard('other', 'x')});
+like($stderr, qr/role "app" may not use scope "other"/, 'and enforced after restore');
 
 $node->stop;
 done_testing();

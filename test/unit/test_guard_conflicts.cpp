@@ -41,6 +41,7 @@ const CodeCase kCodeCases[] = {
     {"ReadOnlyTransaction", SqlState::kReadOnlyTransaction, "25006"},
     {"SerializationFailure", SqlState::kSerializationFailure, "40001"},
     {"ObjectNotInPrerequisiteState", SqlState::kObjectNotInPrerequisiteState, "55000"},
+    {"InsufficientPrivilege", SqlState::kInsufficientPrivilege, "42501"},
     {"KeyReused", SqlState::kKeyReused, "IK001"},
     {"NoLiveGuard", SqlState::kNoLiveGuard, "IK002"},
     {"OutcomeAlreadyRecorded", SqlState::kOutcomeAlreadyRecorded, "IK003"},
@@ -268,6 +269,20 @@ TEST(ConflictErrors, ConflictingOutcomeHintPointsToLookup) {
 
 TEST(ConflictErrors, WriteRetriesExhaustedHintSaysRetry) {
   EXPECT_TRUE(contains(write_retries_exhausted_error("s", "k").hint(), "Retry"));
+}
+
+}  // namespace
+}  // namespace idempotency::core
+
+namespace idempotency::core {
+namespace {
+
+TEST(ScopeDeniedError, IsInsufficientPrivilegeNamingRoleAndScope) {
+  const GuardError error = scope_denied_error("shop_app", "tenant-7:payments");
+  EXPECT_EQ(error.state(), SqlState::kInsufficientPrivilege);
+  EXPECT_STREQ(sqlstate_code(error.state()), "42501");
+  EXPECT_STREQ(error.what(), "role \"shop_app\" may not use scope \"tenant-7:payments\"");
+  EXPECT_NE(error.hint().find("restrict_scopes"), std::string::npos);
 }
 
 }  // namespace

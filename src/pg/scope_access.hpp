@@ -1,0 +1,22 @@
+// Per-role scope restrictions (idempotency.scope_access). A role listed there,
+// directly or through a role it has the privileges of, may only use scopes
+// matching its patterns; roles not listed, and superusers, are unrestricted.
+//
+// The rows are cached per backend; a statement trigger on the table sends a
+// relcache invalidation, so every change is seen by the next transaction of
+// every backend. The common case, no restrictions at all, costs one check.
+#pragma once
+#include "pg/guard_store.hpp"
+#include "pg/postgres.hpp"
+
+namespace idempotency::pg {
+
+// Raises 42501 if the caller of the session may not use `scope`.
+void require_scope_access(const GuardStoreSession& session, std::string_view scope);
+
+// Replaces the role's patterns; deletes them all for an empty list.
+void replace_scope_patterns(Oid role, ArrayType* patterns);
+// Removes the role's restriction; false if it had none.
+bool remove_scope_patterns(Oid role);
+
+}  // namespace idempotency::pg

@@ -1,0 +1,80 @@
+// restrict_scopes(), unrestrict_scopes() and the trigger that keeps every
+// backend's cache of idempotency.scope_access current.
+#include "pg/arguments.hpp"
+#include "pg/error_boundary.hpp"
+#include "pg/guard_store.hpp"
+#include "pg/scope_access.hpp"
+#include "pg/server_state.hpp"
+
+extern "C" {
+#include "commands/trigger.h"
+#include "utils/array.h"
+#include "utils/inval.h"
+}
+
+using namespace idempotency;
+using namespace idempotency::pg;
+
+namespace {
+
+// Checks every pattern of a text[] argument; raises on a NULL or bad one.
+void require_patterns(ArrayType* patterns) {
+  Datum* elements = nullptr;
+  bool* nulls = nullptr;
+  int count = 0;
+  call_pg([&] {
+    deconstruct_array(patterns, TEXTOID, -1, false, TYPALIGN_INT, &elements, &nulls, &count);
+  });
+  if (count == 0) {
+    throw core::GuardError(core::SqlState::kInvalidParameterValue, "patterns must not be empty", {},
+                           "To lift a role's restriction, use idempotency.unrestrict_scopes().");
+  }
+  for (int index = 0; index < count; ++index) {
+    std::optional<std::string_view> pattern;
+    if (!nulls[index]) pattern = text_view(DatumGetTextPP(elements[index]));
+    core::require_scope_pattern(pattern);
+  }
+}
+
+Oid role_argument(FunctionCallInfo fcinfo) {
+  core::require_not_null("role", PG_ARGISNULL(0));
+  return PG_GETARG_OID(0);
+}
+
+}  // namespace
+
+// Arguments: role, patterns.
+IDEMPOTENCY_SQL_FUNCTION(idempotency_restrict_scopes) {
+  Oid role = role_argument(fcinfo);
+  core::require_not_null("patterns", PG_ARGISNULL(1));
+  ArrayType* patterns = call_pg([&] { return PG_GETARG_ARRAYTYPE_P(1); });
+  require_patterns(patterns);
+  require_writable("restrict scopes");
+  GuardStoreSession session = open_guard_store();
+  replace_scope_patterns(role, patterns);
+  close_guard_store(session);
+  PG_RETURN_VOID();
+}
+
+// Arguments: role.
+IDEMPOTENCY_SQL_FUNCTION(idempotency_unrestrict_scopes) {
+  Oid role = role_argument(fcinfo);
+  require_writable("lift a scope restriction");
+  GuardStoreSession session = open_guard_store();
+  bool removed = remove_scope_patterns(role);
+  close_guard_store(session);
+  return BoolGetDatum(removed);
+}
+
+// AFTER ... FOR EACH STATEMENT on idempotency.scope_access: however the table
+// changed (the functions above, a restore, a superuser's DML), every backend
+// reloads its cache in its next transaction after this one commits.
+IDEMPOTENCY_SQL_FUNCTION(idempotency_scope_access_changed) {
+  if (!CALLED_AS_TRIGGER(fcinfo)) {
+    throw core::GuardError(core::SqlState::kObjectNotInPrerequisiteState,
+                           "idempotency.scope_access_changed() must be called as a trigger");
+  }
+  auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
+  call_pg([&] { CacheInvalidateRelcacheByRelid(RelationGetRelid(trigger->tg_relation)); });
+  return PointerGetDatum(nullptr);
+}
