@@ -16,6 +16,8 @@ mkdir -p "$logs"
 chmod 777 "$logs"
 cleanup() {
   stop_cluster "$work/regress"
+  stop_cluster "$work/isolation"
+  stop_cluster "$work/integration"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -38,22 +40,65 @@ report() {
   fi
 }
 
-# 1. GoogleTest: the pure C++ core, no server.
+# ctest_counts LOG: "PASSED FAILED" from ctest's "N tests failed out of M".
+ctest_counts() {
+  local line
+  line=$(grep -Eo '[0-9]+ tests failed out of [0-9]+' "$1" | tail -n 1)
+  if [ -n "$line" ]; then
+    echo "$line" | awk '{print $6 - $1, $1}'
+  else
+    echo "0 0"
+  fi
+}
+
+# 1. GoogleTest: the pure C++ core, no server. (This build also compiles the
+# integration tests, but only registers them with CTest in build/integration;
+# -LE integration keeps them out here regardless.)
 run_unit_tests() {
   local log=$logs/unit.log
   {
     cmake -S . -B build/unit -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
       cmake --build build/unit -j"$(nproc)" &&
-      ctest --test-dir build/unit --output-on-failure
+      ctest --test-dir build/unit -LE integration --output-on-failure
   } >"$log" 2>&1
   local status=$?
-  local line passed=0 failed=0
-  line=$(grep -Eo '[0-9]+ tests failed out of [0-9]+' "$log" | tail -n 1)
-  if [ -n "$line" ]; then
-    failed=$(echo "$line" | awk '{print $1}')
-    passed=$(($(echo "$line" | awk '{print $6}') - failed))
-  fi
+  local passed failed
+  read -r passed failed < <(ctest_counts "$log")
   report "unit (ctest)" "$passed" "$failed" "$status" "$log"
+}
+
+# 1b. The same unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+run_sanitized_unit_tests() {
+  local log=$logs/unit-sanitize.log
+  {
+    cmake -S . -B build/unit-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DIDEMPOTENCY_SANITIZE=ON &&
+      cmake --build build/unit-sanitize --target core_unit_tests -j"$(nproc)" &&
+      ctest --test-dir build/unit-sanitize -LE integration --output-on-failure
+  } >"$log" 2>&1
+  local status=$?
+  local passed failed
+  read -r passed failed < <(ctest_counts "$log")
+  report "unit under ASan+UBSan (ctest)" "$passed" "$failed" "$status" "$log"
+}
+
+# 1c. A bounded libFuzzer run over the core (clang, ASan+UBSan), from the
+# seed corpus in test/fuzz/corpus; FUZZ_SECONDS sets its length.
+run_fuzzing() {
+  local log=$logs/fuzz.log corpus=$work/fuzz-corpus
+  mkdir -p "$corpus" && cp test/fuzz/corpus/* "$corpus/"
+  {
+    CXX=clang++-14 cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DIDEMPOTENCY_FUZZ=ON &&
+      cmake --build build/fuzz --target fuzz_core -j"$(nproc)" &&
+      build/fuzz/fuzz_core -max_total_time="${FUZZ_SECONDS:-20}" -seed=1 -print_final_stats=1 \
+        "$corpus"
+  } >"$log" 2>&1
+  local status=$?
+  local passed=0 failed=0
+  if grep -qE '^Done [0-9]+ runs' "$log" && [ "$status" -eq 0 ]; then passed=1; else failed=1; fi
+  report "fuzz (libFuzzer, ${FUZZ_SECONDS:-20} s)" "$passed" "$failed" "$status" "$log"
+  grep -oE '^Done [0-9]+ runs in [0-9]+ second\(s\)' "$log" | sed 's/^/      /'
 }
 
 # 2. pg_regress: `make installcheck` against a throwaway cluster.
@@ -72,7 +117,59 @@ run_regression_tests() {
   report "regress (pg_regress)" "$passed" "$failed" "$status" "$log"
 }
 
-# 3. TAP: PostgreSQL::Test::Cluster tests in test/t, run as the cluster user.
+# 3. Isolation: the specs in test/isolation/specs (concurrent sessions, with
+# pg_isolation_regress from PGXS) against their own throwaway cluster.
+run_isolation_tests() {
+  local log=$logs/isolation.log dir=$work/isolation
+  local specs=()
+  local spec
+  for spec in test/isolation/specs/*.spec; do specs+=("$(basename "$spec" .spec)"); done
+  mkdir -p "$dir/output" && [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+  (
+    start_cluster "$dir" "$(free_port)" &&
+      "$($PG_CONFIG --pgxs | xargs dirname)/../test/isolation/pg_isolation_regress" \
+        --inputdir=test/isolation --outputdir="$dir/output" \
+        --host="$PGHOST" --port="$PGPORT" --user="$PGUSER" \
+        --dbname=idempotency_isolation "${specs[@]}"
+  ) >"$log" 2>&1
+  local status=$?
+  [ -f "$dir/output/regression.diffs" ] && cat "$dir/output/regression.diffs" >>"$log"
+  local passed failed
+  passed=$(grep -cE '^(test| ) *[a-z_]+ +\.\.\. ok' "$log")
+  failed=$(grep -cE '\.\.\. FAILED' "$log")
+  # Every spec must have run.
+  if [ $((passed + failed)) -ne ${#specs[@]} ]; then
+    echo "expected ${#specs[@]} specs, saw $((passed + failed)) results" >>"$log"
+    status=1
+  fi
+  report "isolation (pg_isolation_regress)" "$passed" "$failed" "$status" "$log"
+}
+
+# 4. Integration: the multi-threaded GoogleTest/libpq stress tests in
+# test/integration (CTest label "integration") against their own throwaway
+# cluster; 17 connections at most, well under its max_connections of 100.
+run_integration_tests() {
+  local log=$logs/integration.log dir=$work/integration
+  mkdir -p "$dir" && [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+  (
+    cmake -S . -B build/integration -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DIDEMPOTENCY_INTEGRATION_TESTS=ON &&
+      cmake --build build/integration --target integration_tests -j"$(nproc)" &&
+      start_cluster "$dir" "$(free_port)" "max_connections = 100" &&
+      psql -X -q -d postgres -c 'CREATE DATABASE idempotency_integration' &&
+      psql -X -q -d idempotency_integration -c 'CREATE EXTENSION idempotency' &&
+      PGDATABASE=idempotency_integration \
+        ctest --test-dir build/integration -L integration --output-on-failure -V
+  ) >"$log" 2>&1
+  local status=$?
+  local passed failed
+  read -r passed failed < <(ctest_counts "$log")
+  report "integration (ctest -L integration)" "$passed" "$failed" "$status" "$log"
+  # The figures of the stress tests.
+  grep -oE '\[stress\] [^:]+: [0-9]+ connections.*' "$log" | sed 's/^/      /'
+}
+
+# 5. TAP: PostgreSQL::Test::Cluster tests in test/t, run as the cluster user.
 run_tap_tests() {
   local log=$logs/tap.log tapdir=$work/tap
   mkdir -p "$tapdir" && [ "$(id -u)" -eq 0 ] && chown postgres: "$tapdir"
@@ -91,7 +188,11 @@ run_tap_tests() {
 }
 
 run_unit_tests
+run_sanitized_unit_tests
+run_fuzzing
 run_regression_tests
+run_isolation_tests
+run_integration_tests
 run_tap_tests
 
 echo
