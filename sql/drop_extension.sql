@@ -16,3 +16,19 @@ SELECT idempotency.claim_guard('drop', 'before') AS claimed_again_in_new_table;
 SELECT count(*) AS restrictions FROM idempotency.scope_access;
 SELECT status FROM idempotency.lookup('drop', 'before');
 SELECT idempotency.record_outcome('drop', 'before', 'succeeded') AS recorded;
+
+-- CREATE EXTENSION refuses a schema "idempotency" made by someone else, or
+-- one with objects in it: they could shadow the extension's functions.
+DROP EXTENSION idempotency;
+CREATE ROLE idem_mallory;
+ALTER SCHEMA idempotency OWNER TO idem_mallory;
+CREATE EXTENSION idempotency;
+ALTER SCHEMA idempotency OWNER TO CURRENT_USER;
+CREATE FUNCTION idempotency.claim_guard(scope varchar, key varchar) RETURNS boolean
+    LANGUAGE sql AS 'SELECT true';
+CREATE EXTENSION idempotency;
+DROP FUNCTION idempotency.claim_guard(varchar, varchar);
+DROP ROLE idem_mallory;
+CREATE EXTENSION idempotency;
+SELECT idempotency.claim_guard('drop', 'after-check') AS claimed;
+

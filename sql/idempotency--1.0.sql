@@ -3,6 +3,34 @@
 -- search_path of whoever runs CREATE EXTENSION.
 \echo Use "CREATE EXTENSION idempotency" to load this file. \quit
 
+-- Refuse a schema "idempotency" that someone made beforehand: its owner could
+-- have planted look-alike overloads (say claim_guard(varchar, varchar)) that
+-- callers would reach instead of the extension's functions. An empty schema
+-- owned by the installing role (as DROP EXTENSION leaves it) is fine.
+DO $check$
+BEGIN
+    IF (SELECT n.nspowner FROM pg_catalog.pg_namespace AS n
+         WHERE n.nspname OPERATOR(pg_catalog.=) 'idempotency')
+       OPERATOR(pg_catalog.<>)
+       (SELECT r.oid FROM pg_catalog.pg_roles AS r
+         WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
+       OR EXISTS (SELECT FROM pg_catalog.pg_class AS c
+                   WHERE c.relnamespace OPERATOR(pg_catalog.=) 'idempotency'::pg_catalog.regnamespace)
+       OR EXISTS (SELECT FROM pg_catalog.pg_proc AS p
+                   WHERE p.pronamespace OPERATOR(pg_catalog.=) 'idempotency'::pg_catalog.regnamespace)
+       OR EXISTS (SELECT FROM pg_catalog.pg_type AS t
+                   WHERE t.typnamespace OPERATOR(pg_catalog.=) 'idempotency'::pg_catalog.regnamespace)
+       OR EXISTS (SELECT FROM pg_catalog.pg_operator AS o
+                   WHERE o.oprnamespace OPERATOR(pg_catalog.=) 'idempotency'::pg_catalog.regnamespace)
+    THEN
+        RAISE EXCEPTION 'schema "idempotency" already exists, and is not empty or not owned by %',
+                        CURRENT_USER
+            USING ERRCODE = '55000',
+                  HINT = 'Drop or rename the existing schema "idempotency", then run CREATE EXTENSION again.';
+    END IF;
+END
+$check$;
+
 -- One row per (scope, key). A guard is live until expires_at; after that it is
 -- invisible and claimable at once, whether or not it has been deleted yet.
 -- Keys use the "C" collation: equality is what matters, and byte order makes

@@ -16,10 +16,6 @@ struct PendingError {
 
 PendingError pending;
 
-void copy_text(char* target, std::size_t size, const char* text) {
-  strlcpy(target, text == nullptr ? "" : text, size);
-}
-
 int sqlstate_to_errcode(const char* code) {
   return MAKE_SQLSTATE(code[0], code[1], code[2], code[3], code[4]);
 }
@@ -27,9 +23,9 @@ int sqlstate_to_errcode(const char* code) {
 void stage(int sqlerrcode, const char* message, const char* detail = nullptr,
            const char* hint = nullptr) noexcept {
   pending.sqlerrcode = sqlerrcode;
-  copy_text(pending.message, sizeof pending.message, message);
-  copy_text(pending.detail, sizeof pending.detail, detail);
-  copy_text(pending.hint, sizeof pending.hint, hint);
+  copy_clipped(pending.message, sizeof pending.message, message);
+  copy_clipped(pending.detail, sizeof pending.detail, detail);
+  copy_clipped(pending.hint, sizeof pending.hint, hint);
 }
 
 // Sorts the exception in flight into either a PostgreSQL error to re-throw
@@ -61,11 +57,18 @@ ErrorData* classify_current_exception() noexcept {
 
 }  // namespace
 
+void copy_clipped(char* target, std::size_t size, const char* text) noexcept {
+  if (text == nullptr) text = "";
+  int length = pg_mbcliplen(text, static_cast<int>(strlen(text)), static_cast<int>(size) - 1);
+  memcpy(target, text, length);
+  target[length] = '\0';
+}
+
 const char* PgError::what() const noexcept {
   return data_ != nullptr && data_->message != nullptr ? data_->message : "PostgreSQL error";
 }
 
-ErrorData* run_catching_errors(void (*invoke)(void*), void* context) {
+ErrorData* run_catching_errors(void (*invoke)(void*), void* context) noexcept {
   MemoryContext caller_context = CurrentMemoryContext;
   ErrorData* volatile error = nullptr;
   PG_TRY();

@@ -27,7 +27,9 @@ class PgError final : public std::exception {
 
 // Runs invoke(context) under PG_TRY. Returns the ERROR it raised, copied into
 // the caller's memory context, or nullptr. The one place that uses PG_TRY.
-ErrorData* run_catching_errors(void (*invoke)(void*), void* context);
+// noexcept: a C++ exception thrown inside PG_TRY would leave PostgreSQL's
+// error handler pointing at a dead frame; terminating is the safe outcome.
+ErrorData* run_catching_errors(void (*invoke)(void*), void* context) noexcept;
 
 // Runs `call`, which may raise a PostgreSQL ERROR, and throws PgError if it
 // does. Its result must be trivially copyable (Datum, pointers, numbers), and
@@ -56,6 +58,10 @@ auto call_pg(Call&& call) -> decltype(call()) {
     return frame.result;
   }
 }
+
+// Copies `text` into a fixed buffer, cut at a character boundary of the
+// database encoding (never in the middle of a multi-byte character).
+void copy_clipped(char* target, std::size_t size, const char* text) noexcept;
 
 // Runs an entry point body and converts any exception into an ERROR raised
 // after the body's frames are gone. Never throws.

@@ -2,7 +2,9 @@
 
 namespace idempotency::pg {
 
-uint64 execute_prepared(PreparedStatement& statement, Datum* values, const char* nulls) {
+namespace {
+
+SPIPlanPtr prepared_plan(PreparedStatement& statement) {
   if (statement.plan == nullptr) {
     // Always the generic plan: these are key or index-range statements whose
     // plan does not depend on the values, so custom planning only costs time.
@@ -15,11 +17,25 @@ uint64 execute_prepared(PreparedStatement& statement, Datum* values, const char*
     SPI_keepplan(plan);
     statement.plan = plan;
   }
-  int result = SPI_execute_plan(statement.plan, values, nulls, false, 0);
+  return statement.plan;
+}
+
+uint64 checked(int result) {
   if (result < 0) {
     elog(ERROR, "idempotency: statement failed: %s", SPI_result_code_string(result));
   }
   return SPI_processed;
+}
+
+}  // namespace
+
+uint64 execute_prepared(PreparedStatement& statement, Datum* values, const char* nulls) {
+  return checked(SPI_execute_plan(prepared_plan(statement), values, nulls, false, 0));
+}
+
+uint64 execute_prepared_latest(PreparedStatement& statement, Datum* values, const char* nulls) {
+  return checked(SPI_execute_snapshot(prepared_plan(statement), values, nulls, GetLatestSnapshot(),
+                                      InvalidSnapshot, true, false, 0));
 }
 
 Datum first_row_column(int number, bool* is_null) {

@@ -18,6 +18,11 @@ struct PreparedStatement {
 // call_pg. `nulls` has 'n' for a NULL argument and ' ' otherwise.
 uint64 execute_prepared(PreparedStatement& statement, Datum* values, const char* nulls);
 
+// The same, but reading from the latest committed snapshot instead of the
+// transaction's (read-only statements): for state that must be current even
+// inside a REPEATABLE READ transaction, such as the scope restrictions.
+uint64 execute_prepared_latest(PreparedStatement& statement, Datum* values, const char* nulls);
+
 // Column `number` (from 1) of the first result row.
 Datum first_row_column(int number, bool* is_null);
 

@@ -25,10 +25,12 @@ PreparedStatement redate_statement{
     "   SELECT r.ctid FROM idempotency.guards AS r"
     "    WHERE r.scope OPERATOR(pg_catalog.=) $1 AND r.expires_at OPERATOR(pg_catalog.>) $3"
     "      AND r.expires_at OPERATOR(pg_catalog.<>) " REDATED_EXPIRY
+    "      AND r.claimed_at OPERATOR(pg_catalog.<=) $5"
     "    LIMIT $4 FOR UPDATE))"
-    " AND g.scope OPERATOR(pg_catalog.=) $1 AND g.expires_at OPERATOR(pg_catalog.>) $3",
-    4,
-    {TEXTOID, INTERVALOID, TIMESTAMPTZOID, INT4OID}};
+    " AND g.scope OPERATOR(pg_catalog.=) $1 AND g.expires_at OPERATOR(pg_catalog.>) $3"
+    " AND g.claimed_at OPERATOR(pg_catalog.<=) $5",
+    5,
+    {TEXTOID, INTERVALOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID}};
 
 #undef REDATED_EXPIRY
 
@@ -41,11 +43,12 @@ uint64 purge_expired_batch(TimestampTz now, int batch_size) {
   });
 }
 
-uint64 redate_scope_batch(text* scope, Interval* ttl, TimestampTz now, int batch_size) {
+uint64 redate_scope_batch(text* scope, Interval* ttl, TimestampTz cutoff, TimestampTz now,
+                          int batch_size) {
   return call_pg([&] {
-    Datum values[4] = {PointerGetDatum(scope), IntervalPGetDatum(ttl), TimestampTzGetDatum(now),
-                       Int32GetDatum(batch_size)};
-    return execute_prepared(redate_statement, values, "    ");
+    Datum values[5] = {PointerGetDatum(scope), IntervalPGetDatum(ttl), TimestampTzGetDatum(now),
+                       Int32GetDatum(batch_size), TimestampTzGetDatum(cutoff)};
+    return execute_prepared(redate_statement, values, "     ");
   });
 }
 

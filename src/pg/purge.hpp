@@ -11,8 +11,11 @@ namespace idempotency::pg {
 uint64 purge_expired_batch(TimestampTz now, int batch_size);
 
 // Sets expires_at = claimed_at + ttl on up to `batch_size` live guards of
-// `scope` that do not have that expiry yet. Returns the number changed; 0
-// means the scope is done.
-uint64 redate_scope_batch(text* scope, Interval* ttl, TimestampTz now, int batch_size);
+// `scope` claimed at or before `cutoff` (when the policy was set) that do not
+// have that expiry yet; later claims already follow the policy, or their own
+// explicit ttl, and are never touched. Returns the number changed; 0 means
+// the scope is done.
+uint64 redate_scope_batch(text* scope, Interval* ttl, TimestampTz cutoff, TimestampTz now,
+                          int batch_size);
 
 }  // namespace idempotency::pg

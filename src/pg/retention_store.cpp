@@ -19,7 +19,7 @@ PreparedStatement delete_statement{
     {TEXTOID}};
 
 PreparedStatement next_pending_statement{
-    "SELECT p.scope, p.ttl FROM idempotency.retention_policies AS p"
+    "SELECT p.scope, p.ttl, p.updated_at FROM idempotency.retention_policies AS p"
     " WHERE p.redate_pending AND ($1 IS NULL OR p.scope OPERATOR(pg_catalog.>) $1)"
     " ORDER BY p.scope LIMIT 1",
     1,
@@ -28,9 +28,9 @@ PreparedStatement next_pending_statement{
 PreparedStatement clear_pending_statement{
     "UPDATE idempotency.retention_policies AS p SET redate_pending = false"
     " WHERE p.scope OPERATOR(pg_catalog.=) $1 AND p.ttl OPERATOR(pg_catalog.=) $2"
-    " AND p.redate_pending",
-    2,
-    {TEXTOID, INTERVALOID}};
+    " AND p.updated_at OPERATOR(pg_catalog.=) $3 AND p.redate_pending",
+    3,
+    {TEXTOID, INTERVALOID, TIMESTAMPTZOID}};
 
 }  // namespace
 
@@ -61,15 +61,17 @@ PendingRedate next_pending_redate(text* after_scope, MemoryContext caller_contex
     pending.scope = DatumGetTextPCopy(first_row_column(1, &is_null));
     pending.ttl =
         DatumGetIntervalP(datumCopy(first_row_column(2, &is_null), false, sizeof(Interval)));
+    pending.set_at = DatumGetTimestampTz(first_row_column(3, &is_null));
     MemoryContextSwitchTo(spi_context);
     return pending;
   });
 }
 
-void clear_redate_pending(text* scope, Interval* ttl) {
+void clear_redate_pending(const PendingRedate& pending) {
   call_pg([&] {
-    Datum values[2] = {PointerGetDatum(scope), IntervalPGetDatum(ttl)};
-    execute_prepared(clear_pending_statement, values, "  ");
+    Datum values[3] = {PointerGetDatum(pending.scope), IntervalPGetDatum(pending.ttl),
+                       TimestampTzGetDatum(pending.set_at)};
+    execute_prepared(clear_pending_statement, values, "   ");
   });
 }
 

@@ -16,12 +16,13 @@ bool delete_retention_policy(text* scope);
 struct PendingRedate {
   text* scope = nullptr;  // nullptr: none left
   Interval* ttl = nullptr;
+  TimestampTz set_at = 0;  // the policy's updated_at: the re-dating's cut-off
 };
 
 // The first pending policy with a scope after `after_scope` (nullptr: from the start).
 PendingRedate next_pending_redate(text* after_scope, MemoryContext caller_context);
 
-// Marks the policy done, unless it was changed since it was read.
-void clear_redate_pending(text* scope, Interval* ttl);
+// Marks the policy done, unless it was set again since it was read.
+void clear_redate_pending(const PendingRedate& pending);
 
 }  // namespace idempotency::pg

@@ -63,7 +63,9 @@ void load_restrictions() {
       MemoryContextReset(cache_context);
       restrictions = nullptr;
       restriction_count = 0;
-      uint64 rows = execute_prepared(load_statement, nullptr, "");
+      // The latest snapshot: under REPEATABLE READ the transaction's own one
+      // may predate the change whose invalidation triggered this load.
+      uint64 rows = execute_prepared_latest(load_statement, nullptr, "");
       if (rows == 0) return;
       restrictions =
           static_cast<Restriction*>(MemoryContextAlloc(cache_context, rows * sizeof(Restriction)));

@@ -1,3 +1,4 @@
+#include "pg/error_boundary.hpp"
 #include "pg/worker_registry.hpp"
 #include "pg/worker_settings.hpp"
 
@@ -159,8 +160,8 @@ void set_worker_run_finished(int index, TimestampTz now, TimestampTz next_run) {
 
 void set_worker_run_failed(int index, const char* message, TimestampTz next_run) {
   update_slot(index, [&](PurgeWorkerSlot& slot) {
-    strlcpy(slot.last_error, message == nullptr ? "unknown error" : message,
-            sizeof slot.last_error);
+    copy_clipped(slot.last_error, sizeof slot.last_error,
+                 message == nullptr ? "unknown error" : message);
     slot.next_run = next_run;
     slot.consecutive_failures += 1;
     slot.state = PurgeWorkerState::kBackingOff;

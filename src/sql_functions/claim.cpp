@@ -49,6 +49,25 @@ ClaimWrite claim_arguments(FunctionCallInfo fcinfo, const GuardKey& guard_key) {
   return write;
 }
 
+// A claim that waited (for a competitor's transaction, or a row lock) longer
+// than this has its times stamped again from the moment it won the guard.
+constexpr TimestampTz kRestampAfterMicroseconds = 1000;
+
+// The insert or takeover may have waited for a competitor that then rolled
+// back. The guard's ttl and lease run from when it was won, not from when the
+// call began, or the wait would eat into them and a second claimer could take
+// over a lease that has barely started.
+std::optional<TimestampTz> stamp_when_won(ClaimWrite& write, TimestampTz expires_at) {
+  TimestampTz won_at = current_instant();
+  if (won_at - write.now <= kRestampAfterMicroseconds) return expires_at;
+  core::StoredGuard ours;
+  ours.status = core::GuardStatus::kPending;
+  ours.claim_token = write.claim_token;
+  ours.expires_at = expires_at;
+  write.now = won_at;
+  return take_over_guard(write, ours);  // our own uncommitted row: it cannot fail
+}
+
 ClaimResult claim(FunctionCallInfo fcinfo, OutcomeColumn outcome) {
   GuardKey guard_key = guard_key_arguments(fcinfo);
   ClaimWrite write = claim_arguments(fcinfo, guard_key);
@@ -62,6 +81,7 @@ ClaimResult claim(FunctionCallInfo fcinfo, OutcomeColumn outcome) {
     if (!expires_at) {
       GuardRow existing = read_guard(session, write.scope, write.key, outcome);
       if (!existing.found) continue;  // deleted since the insert saw it
+      write.now = current_instant();  // the insert may have waited
       switch (core::decide_claim(existing.guard, text_view(write.fingerprint), write.now)) {
         case core::ClaimDecision::kAlreadyClaimed: {
           close_guard_store(session);
@@ -77,6 +97,8 @@ ClaimResult claim(FunctionCallInfo fcinfo, OutcomeColumn outcome) {
       }
     }
     if (expires_at) {
+      expires_at = stamp_when_won(write, *expires_at);
+      if (!expires_at) throw std::logic_error("could not stamp a guard this claim holds");
       close_guard_store(session);
       ClaimResult result;
       result.claimed = true;

@@ -13,12 +13,15 @@ using namespace idempotency::pg;
 
 namespace {
 
-// Whether a purge worker is running in this database to re-date in batches
-// of their own transactions; otherwise the caller's transaction does it.
+// Whether a purge worker is running (and not paused) in this database to
+// re-date in batches of their own transactions; otherwise the caller's
+// transaction does it.
 bool purge_worker_running_here() {
   const char* database = call_pg([] { return get_database_name(MyDatabaseId); });
   int index = find_worker_slot(database);
-  return index >= 0 && read_worker_slot(index).pid != 0;
+  if (index < 0) return false;
+  PurgeWorkerSlot slot = read_worker_slot(index);
+  return slot.pid != 0 && slot.state != PurgeWorkerState::kPaused;
 }
 
 }  // namespace
@@ -39,7 +42,7 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_set_retention) {
   GuardStoreSession session = open_guard_store();
   upsert_retention_policy(scope, ttl, in_background, now);
   if (apply_to_existing && !in_background) {
-    while (redate_scope_batch(scope, ttl, now, purge_batch_size) > 0) {
+    while (redate_scope_batch(scope, ttl, now, now, purge_batch_size) > 0) {
     }
   }
   close_guard_store(session);

@@ -8,6 +8,7 @@
 #include "pg/error_boundary.hpp"
 #include "pg/worker_registry.hpp"
 #include "worker/registration.hpp"
+#include "worker/worker_loop.hpp"
 
 extern "C" {
 #include "access/heapam.h"
@@ -117,20 +118,40 @@ int64 tend_worker(int index, WorkerTracking& tracking, TimestampTz now) {
   return 60 * 1000;
 }
 
+// A launcher that restarts (after an ERROR, or a pg_terminate_backend) finds
+// its predecessor's workers still running: the postmaster does not stop
+// dynamic workers with their launcher. It stops them before starting its own,
+// so there is never more than one worker per database.
+void stop_leftover_workers() {
+  constexpr int kWaitSteps = 300;  // 30 s in steps of 100 ms
+  for (int step = 0; step < kWaitSteps; ++step) {
+    bool any_left = false;
+    for (int index = 0; index < worker_registry_slot_count(); ++index) {
+      pid_t pid = read_worker_slot(index).pid;
+      if (pid == 0) continue;
+      any_left = true;
+      if (step == 0) kill(pid, SIGTERM);
+    }
+    if (!any_left) return;
+    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100,
+                    PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+    worker::handle_worker_interrupts();
+  }
+  ereport(WARNING, (errmsg("idempotency: purge workers of an earlier launcher did not stop")));
+}
+
 void launcher_main(Datum /*unused*/) {
   pqsignal(SIGHUP, SignalHandlerForConfigReload);
   pqsignal(SIGTERM, die);
   BackgroundWorkerUnblockSignals();
   BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
   pgstat_report_appname("idempotency launcher");
+  stop_leftover_workers();
 
   WorkerTracking tracking[core::kMaxPurgeDatabases];
   for (;;) {
-    CHECK_FOR_INTERRUPTS();
-    if (ConfigReloadPending) {
-      ConfigReloadPending = false;
-      ProcessConfigFile(PGC_SIGHUP);
-    }
+    worker::handle_worker_interrupts();
     TimestampTz now = GetCurrentTimestamp();
     int64 wait_ms = 60 * 1000;
     for (int index = 0; index < worker_registry_slot_count(); ++index) {

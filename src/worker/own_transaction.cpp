@@ -18,11 +18,11 @@ void remember_current_exception() noexcept {
   try {
     throw;
   } catch (const pg::PgError& error) {
-    strlcpy(failure_message, error.what(), sizeof failure_message);
+    pg::copy_clipped(failure_message, sizeof failure_message, error.what());
   } catch (const std::exception& error) {
-    strlcpy(failure_message, error.what(), sizeof failure_message);
+    pg::copy_clipped(failure_message, sizeof failure_message, error.what());
   } catch (...) {
-    strlcpy(failure_message, "unknown error", sizeof failure_message);
+    pg::copy_clipped(failure_message, sizeof failure_message, "unknown error");
   }
 }
 

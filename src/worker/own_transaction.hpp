@@ -35,6 +35,9 @@ bool run_in_own_transaction(Work&& work) {
     pg::call_pg([] {
       PopActiveSnapshot();
       CommitTransactionCommand();
+      // A background worker's table statistics are otherwise only sent at
+      // exit, and autovacuum would never learn of the rows it deleted.
+      pgstat_report_stat(false);
     });
   } catch (...) {
     remember_current_exception();

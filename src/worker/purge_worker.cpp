@@ -11,6 +11,7 @@
 #include "pg/worker_registry.hpp"
 #include "pg/worker_settings.hpp"
 #include "worker/own_transaction.hpp"
+#include "worker/worker_loop.hpp"
 
 extern "C" {
 #include "commands/extension.h"
@@ -35,13 +36,6 @@ namespace {
 int slot_index = -1;
 
 void clear_slot_pid(int /*code*/, Datum /*argument*/) { set_worker_pid(slot_index, 0); }
-
-void reload_settings_if_asked() {
-  if (ConfigReloadPending) {
-    ConfigReloadPending = false;
-    ProcessConfigFile(PGC_SIGHUP);
-  }
-}
 
 bool extension_installed() {
   return call_pg([] { return OidIsValid(get_extension_oid("idempotency", true)); });
@@ -89,8 +83,7 @@ RunResult purge_expired_guards(int64* deleted_this_run) {
     *deleted_this_run += static_cast<int64>(deleted);
     set_worker_progress(slot_index, *deleted_this_run, static_cast<int64>(deleted));
     if (deleted < static_cast<uint64>(batch_size)) return RunResult::kDone;
-    CHECK_FOR_INTERRUPTS();
-    reload_settings_if_asked();
+    worker::handle_worker_interrupts();
   }
 }
 
@@ -114,28 +107,35 @@ RunResult apply_pending_redates() {
       ok = worker::run_in_own_transaction([&] {
         arm_batch_timeouts();
         GuardStoreSession session = open_guard_store();
-        changed = redate_scope_batch(pending.scope, pending.ttl, GetCurrentTimestamp(), batch_size);
-        if (changed == 0) clear_redate_pending(pending.scope, pending.ttl);
+        changed = redate_scope_batch(pending.scope, pending.ttl, pending.set_at,
+                                     GetCurrentTimestamp(), batch_size);
+        if (changed == 0) clear_redate_pending(pending);
         close_guard_store(session);
         disarm_batch_timeouts();
       });
       if (!ok) return RunResult::kFailed;
-      CHECK_FOR_INTERRUPTS();
+      worker::handle_worker_interrupts();
     } while (changed > 0);
     after_scope = pending.scope;
   }
 }
 
-RunResult run_once() {
+RunResult run_once(const char* database) {
   set_worker_run_started(slot_index, GetCurrentTimestamp());
   pgstat_report_activity(STATE_RUNNING, "purging expired guards");
   int64 deleted_this_run = 0;
   RunResult result = purge_expired_guards(&deleted_this_run);
-  if (result == RunResult::kDone) {
-    pgstat_report_activity(STATE_RUNNING, "re-dating guards for retention policies");
-    result = apply_pending_redates();
+  if (result != RunResult::kDone) return result;
+  pgstat_report_activity(STATE_RUNNING, "re-dating guards for retention policies");
+  if (apply_pending_redates() == RunResult::kFailed) {
+    // A scope whose guards stay locked (say, an open transaction recording an
+    // outcome) is retried at the next run; it must not hold up purging.
+    ereport(WARNING, (errmsg("idempotency: re-dating guards in database \"%s\" failed: %s",
+                             database, worker::last_failure_message()),
+                      errhint("Retried at the next run; see redate_pending in "
+                              "idempotency.retention_policies.")));
   }
-  return result;
+  return RunResult::kDone;
 }
 
 void report_failure(const char* database, TimestampTz next_run, int64 delay_ms) {
@@ -156,6 +156,7 @@ void purge_worker_main(Datum slot_argument) {
   BackgroundWorkerInitializeConnection(
       slot.database, purge_role != nullptr && purge_role[0] ? purge_role : nullptr, 0);
   pgstat_report_appname("idempotency purge worker");
+  worker::pin_worker_transaction_settings();
   set_worker_pid(slot_index, MyProcPid);
   before_shmem_exit(clear_slot_pid, 0);
 
@@ -164,8 +165,7 @@ void purge_worker_main(Datum slot_argument) {
   TimestampTz last_run_ended = 0;  // 0: run at once
   int failures = 0;
   for (;;) {
-    CHECK_FOR_INTERRUPTS();
-    reload_settings_if_asked();
+    worker::handle_worker_interrupts();
     MemoryContextReset(run_context);
     MemoryContextSwitchTo(run_context);
 
@@ -178,7 +178,7 @@ void purge_worker_main(Datum slot_argument) {
       int64 delay_ms = core::next_run_delay_ms(purge_interval_ms, failures);
       TimestampTz next_run = TimestampTzPlusMilliseconds(last_run_ended, delay_ms);
       if (last_run_ended == 0 || now >= next_run) {
-        RunResult result = run_once();
+        RunResult result = run_once(slot.database);
         last_run_ended = GetCurrentTimestamp();
         failures = result == RunResult::kFailed ? failures + 1 : 0;
         delay_ms = core::next_run_delay_ms(purge_interval_ms, failures);

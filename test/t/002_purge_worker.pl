@@ -93,12 +93,19 @@ ok($node->poll_query_until('notyet',
 # is done by the worker in batches of their own transactions.
 $node->safe_psql('postgres', q{
   SELECT idempotency.claim_guard('redate', 'k' || i, ttl => '1 hour') FROM generate_series(1, 250) i});
-$node->safe_psql('postgres', q{SELECT idempotency.set_retention('redate', '2 hours', true)});
+# A claim made right after the policy, before the worker gets to it, is not
+# re-dated: it already follows the policy or, here, its own explicit ttl.
+$node->safe_psql('postgres', q{
+  SELECT idempotency.set_retention('redate', '2 hours', true);
+  SELECT idempotency.claim_guard('redate', 'explicit', ttl => '5 hours')});
 ok($node->poll_query_until('postgres', q{SELECT NOT redate_pending
   FROM idempotency.retention_policies WHERE scope = 'redate'}), 'the worker re-dates the scope');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM idempotency.guards
   WHERE scope = 'redate' AND expires_at - claimed_at = interval '2 hours'}), '250',
   'every live guard of the scope has the new ttl');
+is($node->safe_psql('postgres', q{SELECT expires_at - claimed_at FROM idempotency.guards
+  WHERE scope = 'redate' AND key = 'explicit'}), '05:00:00',
+  'a guard claimed after the policy was set keeps its explicit ttl');
 
 # A reload changes the interval: 1 hour, then pause, then back to 1 second.
 $node->safe_psql('postgres', "ALTER SYSTEM SET idempotency.purge_interval = '1h'");
@@ -138,6 +145,45 @@ ok($node->poll_query_until('postgres',
 like(slurp_file($node->logfile, $log_offset),
   qr/WARNING:  idempotency: purge in database "postgres" failed: canceling statement due to lock timeout/,
   'the failure is logged as a warning');
+
+# The purge's deletes reach the statistics autovacuum works from.
+ok($node->poll_query_until('postgres', q{SELECT n_tup_del >= 450
+  FROM pg_stat_user_tables WHERE relid = 'idempotency.guards'::regclass}),
+  'pg_stat_user_tables counts the purged rows');
+
+# Server defaults do not leak into the worker's transactions.
+$node->safe_psql('postgres', "ALTER SYSTEM SET default_transaction_read_only = on");
+$node->reload;
+$node->safe_psql('postgres', q{SET default_transaction_read_only = off;
+  SELECT idempotency.claim_guard('read_only_default', 'k' || i, ttl => '0.5 seconds')
+    FROM generate_series(1, 10) AS i});
+ok($node->poll_query_until('postgres',
+  q{SELECT count(*) = 0 FROM idempotency.guards WHERE scope = 'read_only_default'}),
+  'default_transaction_read_only = on does not stop the purge');
+$node->safe_psql('postgres', "SET default_transaction_read_only = off; ALTER SYSTEM RESET default_transaction_read_only");
+$node->reload;
+
+# A cancel does not end a worker.
+my $cancelled_pid = worker_pid('postgres');
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($cancelled_pid)");
+sleep 2;
+is(worker_pid('postgres'), $cancelled_pid, 'pg_cancel_backend leaves the worker running');
+
+# A launcher that is terminated comes back without doubling the workers.
+my $launcher = $node->safe_psql('postgres',
+  q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'idempotency launcher'});
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($launcher)");
+ok($node->poll_query_until('postgres', qq{SELECT count(*) = 1 FROM pg_stat_activity
+  WHERE backend_type = 'idempotency launcher' AND pid <> $launcher}), 'the launcher is restarted');
+sleep 3;
+is($node->safe_psql('postgres', q{SELECT string_agg(datname || '=' || n, ',' ORDER BY datname)
+  FROM (SELECT datname, count(*) AS n FROM pg_stat_activity
+         WHERE backend_type = 'idempotency purge worker' GROUP BY datname) AS w}),
+  'appdb=1,notyet=1,postgres=1', 'still exactly one purge worker per database');
+add_expired_guards('postgres', 'after_launcher', 10);
+ok($node->poll_query_until('postgres',
+  q{SELECT count(*) = 0 FROM idempotency.guards WHERE scope = 'after_launcher'}),
+  'and purging goes on');
 
 # SIGTERM (pg_terminate_backend): the worker exits; the launcher restarts it.
 my $old_pid = worker_pid('postgres');
@@ -179,7 +225,9 @@ my @caused_by_test = (
   qr/lock timeout/,
   qr/terminating background worker .* due to administrator command/,
   qr/terminating connection because of crash/,
-  qr/the database system is (in recovery mode|not yet accepting connections|starting up|shutting down)/);
+  qr/the database system is (in recovery mode|not yet accepting connections|starting up|shutting down)/,
+  qr/terminating background worker "idempotency launcher" due to administrator command/,
+  qr/cannot execute .* in a read-only transaction/);
 my @unexpected = grep {
   my $line = $_;
   $line =~ /(ERROR|FATAL|PANIC)/ && !grep { $line =~ $_ } @caused_by_test
