@@ -187,6 +187,19 @@ run_tap_tests() {
   report "tap (prove)" "$passed" "$failed" "$status" "$log"
 }
 
+# 6. The client examples (Python, Node.js, C++, psql), the HTTP service with
+# its headless-Chromium test, and the pgbouncer test: examples/run-tests.sh
+# prints TAP lines and starts its own cluster.
+run_example_tests() {
+  local log=$logs/examples.log
+  examples/run-tests.sh >"$log" 2>&1
+  local status=$?
+  local passed failed
+  passed=$(grep -cE '^ok [0-9]+' "$log")
+  failed=$(grep -cE '^not ok [0-9]+' "$log")
+  report "examples (examples/run-tests.sh)" "$passed" "$failed" "$status" "$log"
+}
+
 run_unit_tests
 run_sanitized_unit_tests
 run_fuzzing
@@ -194,6 +207,7 @@ run_regression_tests
 run_isolation_tests
 run_integration_tests
 run_tap_tests
+run_example_tests
 
 echo
 if [ "$suite_failed" -ne 0 ]; then
