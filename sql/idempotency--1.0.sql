@@ -90,15 +90,20 @@ SELECT pg_catalog.pg_extension_config_dump('idempotency.guards', '');
 SELECT pg_catalog.pg_extension_config_dump('idempotency.retention_policies', '');
 SELECT pg_catalog.pg_extension_config_dump('idempotency.scope_access', '');
 
--- Every backend caches scope_access; any change to it invalidates the caches.
-CREATE FUNCTION idempotency.scope_access_changed()
+-- Every backend caches scope_access and retention_policies; any change to
+-- either invalidates the caches, so the next transaction reloads them.
+CREATE FUNCTION idempotency.config_changed()
 RETURNS trigger
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'idempotency_scope_access_changed';
+AS 'MODULE_PATHNAME', 'idempotency_config_changed';
 
 CREATE TRIGGER scope_access_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON idempotency.scope_access
-    FOR EACH STATEMENT EXECUTE FUNCTION idempotency.scope_access_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION idempotency.config_changed();
+
+CREATE TRIGGER retention_policies_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON idempotency.retention_policies
+    FOR EACH STATEMENT EXECUTE FUNCTION idempotency.config_changed();
 
 CREATE FUNCTION idempotency.claim_guard(
     scope pg_catalog.text, key pg_catalog.text, ttl pg_catalog.interval DEFAULT NULL,
@@ -208,7 +213,7 @@ REVOKE ALL ON FUNCTION idempotency.purge_expired(pg_catalog.int4, pg_catalog.int
 REVOKE ALL ON FUNCTION idempotency.worker_status() FROM PUBLIC;
 REVOKE ALL ON FUNCTION idempotency.restrict_scopes(pg_catalog.regrole, pg_catalog.text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION idempotency.unrestrict_scopes(pg_catalog.regrole) FROM PUBLIC;
-REVOKE ALL ON FUNCTION idempotency.scope_access_changed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION idempotency.config_changed() FROM PUBLIC;
 REVOKE ALL ON idempotency.stats FROM PUBLIC;
 
 -- grant_client(role) / revoke_client(role): what a DBA runs to let an

@@ -7,22 +7,17 @@
 namespace idempotency::pg {
 namespace {
 
-// The expiry of a claim: explicit ttl ($6), else the scope's policy, else the
-// default ($7). Shared by the insert and the takeover so they cannot disagree.
-#define CLAIM_EXPIRY                                           \
-  "$5 OPERATOR(pg_catalog.+) COALESCE($6, (SELECT p.ttl FROM " \
-  "idempotency.retention_policies AS p WHERE p.scope OPERATOR(pg_catalog.=) $1), $7)"
-
 #define SAME_GUARD "g.scope OPERATOR(pg_catalog.=) $1 AND g.key OPERATOR(pg_catalog.=) $2"
 
+// The claim statements store the times the C++ side computed: no sub-query
+// for the scope's policy (cached per backend), which also keeps the INSERT
+// a plain single-shard statement for a distributed table.
 PreparedStatement insert_statement{
-    "INSERT INTO idempotency.guards AS g"
+    "INSERT INTO idempotency.guards"
     " (scope, key, status, fingerprint, claim_token, claimed_at, expires_at, lease_expires_at)"
-    " VALUES ($1, $2, 'pending', $3, $4, $5, " CLAIM_EXPIRY
-    ", $5 OPERATOR(pg_catalog.+) $8)"
-    " ON CONFLICT (scope, key) DO NOTHING RETURNING g.expires_at",
-    8,
-    {TEXTOID, TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, INTERVALOID, INTERVALOID, INTERVALOID}};
+    " VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7) ON CONFLICT (scope, key) DO NOTHING",
+    7,
+    {TEXTOID, TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID}};
 
 PreparedStatement read_statement{
     "SELECT g.status, g.fingerprint, g.claim_token, g.expires_at, g.lease_expires_at,"
@@ -33,16 +28,14 @@ PreparedStatement read_statement{
 
 PreparedStatement take_over_statement{
     "UPDATE idempotency.guards AS g SET status = 'pending', fingerprint = $3, outcome = NULL,"
-    " claim_token = $4, claimed_at = $5, completed_at = NULL, expires_at = " CLAIM_EXPIRY
-    ","
-    " lease_expires_at = $5 OPERATOR(pg_catalog.+) $8"
+    " claim_token = $4, claimed_at = $5, completed_at = NULL, expires_at = $6,"
+    " lease_expires_at = $7"
     " WHERE " SAME_GUARD
-    " AND g.claim_token OPERATOR(pg_catalog.=) $9"
-    " AND g.status OPERATOR(pg_catalog.=) $10 AND g.expires_at OPERATOR(pg_catalog.=) $11"
-    " RETURNING g.expires_at",
-    11,
-    {TEXTOID, TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, INTERVALOID, INTERVALOID, INTERVALOID,
-     INT8OID, TEXTOID, TIMESTAMPTZOID}};
+    " AND g.claim_token OPERATOR(pg_catalog.=) $8"
+    " AND g.status OPERATOR(pg_catalog.=) $9 AND g.expires_at OPERATOR(pg_catalog.=) $10",
+    10,
+    {TEXTOID, TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID,
+     TEXTOID, TIMESTAMPTZOID}};
 
 PreparedStatement complete_statement{
     "UPDATE idempotency.guards AS g SET status = $3, outcome = $4, completed_at = $5"
@@ -62,7 +55,6 @@ PreparedStatement delete_pending_statement{
     4,
     {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID}};
 
-#undef CLAIM_EXPIRY
 #undef SAME_GUARD
 
 // Column numbers of the read statement.
@@ -79,13 +71,6 @@ enum ReadColumn {
 
 Datum nullable(const void* pointer) { return PointerGetDatum(pointer); }
 char null_flag(const void* pointer) { return pointer == nullptr ? 'n' : ' '; }
-
-// The first row's timestamptz column, as returned by RETURNING.
-std::optional<TimestampTz> returned_timestamp(uint64 processed) {
-  if (processed == 0) return std::nullopt;
-  bool is_null = false;
-  return DatumGetTimestampTz(first_row_column(1, &is_null));
-}
 
 Oid guard_table_owner() {
   Oid namespace_oid = get_namespace_oid("idempotency", true);
@@ -110,11 +95,9 @@ void bind_claim(const ClaimWrite& write, Datum* values, char* nulls) {
   nulls[2] = null_flag(write.fingerprint);
   values[3] = Int64GetDatum(write.claim_token);
   values[4] = TimestampTzGetDatum(write.now);
-  values[5] = nullable(write.ttl);
-  nulls[5] = null_flag(write.ttl);
-  values[6] = IntervalPGetDatum(&write.default_ttl);
-  values[7] = nullable(write.lease);
-  nulls[7] = null_flag(write.lease);
+  values[5] = TimestampTzGetDatum(write.expires_at);
+  values[6] = TimestampTzGetDatum(write.lease_expires_at.value_or(0));
+  nulls[6] = write.lease_expires_at ? ' ' : 'n';
 }
 
 }  // namespace
@@ -173,25 +156,25 @@ GuardRow read_guard(const GuardStoreSession& session, text* scope, text* key,
   return row;
 }
 
-std::optional<TimestampTz> insert_guard(const ClaimWrite& write) {
+bool insert_guard(const ClaimWrite& write) {
   return call_pg([&] {
-    Datum values[8];
-    char nulls[9] = "        ";
+    Datum values[7];
+    char nulls[8] = "       ";
     bind_claim(write, values, nulls);
-    return returned_timestamp(execute_prepared(insert_statement, values, nulls));
+    return execute_prepared(insert_statement, values, nulls) == 1;
   });
 }
 
-std::optional<TimestampTz> take_over_guard(const ClaimWrite& write, const core::StoredGuard& seen) {
+bool take_over_guard(const ClaimWrite& write, const core::StoredGuard& seen) {
   return call_pg([&] {
-    Datum values[11];
-    char nulls[12] = "           ";
+    Datum values[10];
+    char nulls[11] = "          ";
     bind_claim(write, values, nulls);
-    values[8] = Int64GetDatum(seen.claim_token);
+    values[7] = Int64GetDatum(seen.claim_token);
     std::string_view status = core::status_name(seen.status);
-    values[9] = PointerGetDatum(cstring_to_text_with_len(status.data(), status.size()));
-    values[10] = TimestampTzGetDatum(seen.expires_at);
-    return returned_timestamp(execute_prepared(take_over_statement, values, nulls));
+    values[8] = PointerGetDatum(cstring_to_text_with_len(status.data(), status.size()));
+    values[9] = TimestampTzGetDatum(seen.expires_at);
+    return execute_prepared(take_over_statement, values, nulls) == 1;
   });
 }
 

@@ -38,26 +38,24 @@ enum class OutcomeColumn { kSkip, kCopy };
 GuardRow read_guard(const GuardStoreSession& session, text* scope, text* key,
                     OutcomeColumn outcome);
 
-// What a claim writes. The expiry is now + ttl, where a NULL ttl means the
-// scope's retention policy, and failing that default_ttl.
+// What a claim writes: a pending guard claimed at `now`.
 struct ClaimWrite {
   text* scope = nullptr;
   text* key = nullptr;
   text* fingerprint = nullptr;  // nullptr: NULL
   std::int64_t claim_token = 0;
   TimestampTz now = 0;
-  Interval* ttl = nullptr;  // nullptr: NULL
-  Interval default_ttl{};
-  Interval* lease = nullptr;  // nullptr: no lease
+  TimestampTz expires_at = 0;
+  std::optional<TimestampTz> lease_expires_at;  // nullopt: no lease
 };
 
-// Inserts a new pending guard. Returns its expiry, or nullopt when a guard
-// with that scope and key exists (after waiting for an uncommitted one).
-std::optional<TimestampTz> insert_guard(const ClaimWrite& write);
+// Inserts a new pending guard; false when a guard with that scope and key
+// exists (after waiting for an uncommitted one, as unique checks do).
+bool insert_guard(const ClaimWrite& write);
 
-// Replaces the guard `seen` with a new claim, but only if it is still exactly
+// Replaces the guard `seen` with this claim, but only if it is still exactly
 // the guard that was seen (same token, status and expiry).
-std::optional<TimestampTz> take_over_guard(const ClaimWrite& write, const core::StoredGuard& seen);
+bool take_over_guard(const ClaimWrite& write, const core::StoredGuard& seen);
 
 // Records the outcome of a live pending guard (matching `claim_token` if one
 // is given). False when no such guard exists.

@@ -1,12 +1,12 @@
 #include "pg/error_boundary.hpp"
 #include "pg/prepared_statement.hpp"
 #include "pg/scope_access.hpp"
+#include "pg/table_watch.hpp"
 
 #include <vector>
 
 extern "C" {
 #include "utils/acl.h"
-#include "utils/inval.h"
 }
 
 namespace idempotency::pg {
@@ -17,18 +17,9 @@ struct Restriction {
   const char* pattern;
 };
 
-// The cache: valid until a relcache invalidation of the table (or of all
-// relations) arrives.
-MemoryContext cache_context = nullptr;
+TableWatch scope_access_table{"scope_access"};
 Restriction* restrictions = nullptr;
 int restriction_count = 0;
-bool cache_valid = false;
-bool callback_registered = false;
-Oid cached_table = InvalidOid;
-
-void invalidate_cache(Datum /*argument*/, Oid relation) {
-  if (relation == InvalidOid || relation == cached_table) cache_valid = false;
-}
 
 PreparedStatement load_statement{
     "SELECT a.role::pg_catalog.oid, a.pattern FROM idempotency.scope_access AS a", 0, {}};
@@ -47,40 +38,30 @@ PreparedStatement insert_statement{
     {OIDOID, TEXTARRAYOID}};
 
 void load_restrictions() {
-  if (!callback_registered) {
-    CacheRegisterRelcacheCallback(invalidate_cache, 0);
-    callback_registered = true;
-  }
-  // Marked valid first: an invalidation that arrives while loading clears it.
-  cache_valid = true;
+  begin_reload(scope_access_table);
   try {
     call_pg([] {
-      cached_table = get_relname_relid("scope_access", get_namespace_oid("idempotency", false));
-      if (cache_context == nullptr) {
-        cache_context = AllocSetContextCreate(CacheMemoryContext, "idempotency scope access",
-                                              ALLOCSET_SMALL_SIZES);
-      }
-      MemoryContextReset(cache_context);
       restrictions = nullptr;
       restriction_count = 0;
       // The latest snapshot: under REPEATABLE READ the transaction's own one
       // may predate the change whose invalidation triggered this load.
       uint64 rows = execute_prepared_latest(load_statement, nullptr, "");
       if (rows == 0) return;
+      MemoryContext cache = scope_access_table.context;
       restrictions =
-          static_cast<Restriction*>(MemoryContextAlloc(cache_context, rows * sizeof(Restriction)));
+          static_cast<Restriction*>(MemoryContextAlloc(cache, rows * sizeof(Restriction)));
       for (uint64 row = 0; row < rows; ++row) {
         bool is_null = false;
         HeapTuple tuple = SPI_tuptable->vals[row];
         restrictions[row].role =
             DatumGetObjectId(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &is_null));
         text* pattern = DatumGetTextPP(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &is_null));
-        restrictions[row].pattern = MemoryContextStrdup(cache_context, text_to_cstring(pattern));
+        restrictions[row].pattern = MemoryContextStrdup(cache, text_to_cstring(pattern));
       }
       restriction_count = static_cast<int>(rows);
     });
   } catch (...) {
-    cache_valid = false;
+    abandon_reload(scope_access_table);
     throw;
   }
 }
@@ -88,7 +69,7 @@ void load_restrictions() {
 }  // namespace
 
 void require_scope_access(const GuardStoreSession& session, std::string_view scope) {
-  if (!cache_valid) load_restrictions();
+  if (!scope_access_table.current) load_restrictions();
   if (restriction_count == 0) return;
   Oid caller = session.saved_user;
   if (call_pg([&] { return superuser_arg(caller); })) return;

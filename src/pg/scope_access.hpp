@@ -2,9 +2,8 @@
 // directly or through a role it has the privileges of, may only use scopes
 // matching its patterns; roles not listed, and superusers, are unrestricted.
 //
-// The rows are cached per backend; a statement trigger on the table sends a
-// relcache invalidation, so every change is seen by the next transaction of
-// every backend. The common case, no restrictions at all, costs one check.
+// The rows are cached per backend (see table_watch.hpp). The common case, no
+// restrictions at all, costs one check.
 #pragma once
 #include "pg/guard_store.hpp"
 #include "pg/postgres.hpp"

@@ -12,6 +12,7 @@
 #include "pg/guard_key.hpp"
 #include "pg/guard_store.hpp"
 #include "pg/result_rows.hpp"
+#include "pg/retention_cache.hpp"
 #include "pg/scope_access.hpp"
 #include "pg/server_state.hpp"
 #include "pg/settings.hpp"
@@ -29,24 +30,56 @@ struct ClaimResult {
   GuardRow existing;  // the live guard that was in the way, when not claimed
 };
 
-// Arguments: scope, key, ttl, fingerprint, lease.
-ClaimWrite claim_arguments(FunctionCallInfo fcinfo, const GuardKey& guard_key) {
-  ClaimWrite write;
-  write.scope = guard_key.scope;
-  write.key = guard_key.key;
-  write.ttl = interval_argument(fcinfo, 2);
-  write.fingerprint = text_argument(fcinfo, 3);
-  write.lease = interval_argument(fcinfo, 4);
-  core::require_fingerprint(text_view(write.fingerprint));
-  write.now = current_instant();
-  if (write.ttl != nullptr) {
-    core::require_positive_duration("ttl", write.now, add_interval(write.now, write.ttl));
+// How long a claim's guard lives and how long its lease runs.
+struct ClaimDurations {
+  Interval ttl{};
+  std::optional<Interval> lease;
+};
+
+// Arguments: scope, key, ttl, fingerprint, lease. The explicit ttl and lease
+// are checked against the clock here; the resolved ttl comes later.
+struct ClaimArguments {
+  Interval* ttl = nullptr;
+  text* fingerprint = nullptr;
+  Interval* lease = nullptr;
+};
+
+ClaimArguments claim_arguments(FunctionCallInfo fcinfo) {
+  ClaimArguments arguments;
+  arguments.ttl = interval_argument(fcinfo, 2);
+  arguments.fingerprint = text_argument(fcinfo, 3);
+  arguments.lease = interval_argument(fcinfo, 4);
+  core::require_fingerprint(text_view(arguments.fingerprint));
+  TimestampTz now = current_instant();
+  if (arguments.ttl != nullptr) {
+    core::require_positive_duration("ttl", now, add_interval(now, arguments.ttl));
   }
-  if (write.lease != nullptr) {
-    core::require_positive_duration("lease", write.now, add_interval(write.now, write.lease));
+  if (arguments.lease != nullptr) {
+    core::require_positive_duration("lease", now, add_interval(now, arguments.lease));
   }
-  write.default_ttl = default_ttl_interval();
-  return write;
+  return arguments;
+}
+
+// Explicit ttl > the scope's retention policy > idempotency.default_ttl.
+ClaimDurations resolve_durations(const ClaimArguments& arguments, std::string_view scope) {
+  ClaimDurations durations;
+  if (arguments.ttl != nullptr) {
+    durations.ttl = *arguments.ttl;
+  } else if (std::optional<Interval> policy = retention_policy_ttl(scope)) {
+    durations.ttl = *policy;
+  } else {
+    durations.ttl = default_ttl_interval();
+  }
+  if (arguments.lease != nullptr) durations.lease = *arguments.lease;
+  return durations;
+}
+
+// Sets the claim's times as of `now`.
+void stamp(ClaimWrite& write, ClaimDurations& durations, TimestampTz now) {
+  write.now = now;
+  write.expires_at = add_interval(now, &durations.ttl);
+  write.lease_expires_at.reset();
+  if (durations.lease) write.lease_expires_at = add_interval(now, &*durations.lease);
 }
 
 // A claim that waited (for a competitor's transaction, or a row lock) longer
@@ -57,31 +90,40 @@ constexpr TimestampTz kRestampAfterMicroseconds = 1000;
 // back. The guard's ttl and lease run from when it was won, not from when the
 // call began, or the wait would eat into them and a second claimer could take
 // over a lease that has barely started.
-std::optional<TimestampTz> stamp_when_won(ClaimWrite& write, TimestampTz expires_at) {
+void stamp_when_won(ClaimWrite& write, ClaimDurations& durations) {
   TimestampTz won_at = current_instant();
-  if (won_at - write.now <= kRestampAfterMicroseconds) return expires_at;
+  if (won_at - write.now <= kRestampAfterMicroseconds) return;
   core::StoredGuard ours;
   ours.status = core::GuardStatus::kPending;
   ours.claim_token = write.claim_token;
-  ours.expires_at = expires_at;
-  write.now = won_at;
-  return take_over_guard(write, ours);  // our own uncommitted row: it cannot fail
+  ours.expires_at = write.expires_at;
+  stamp(write, durations, won_at);
+  // Our own uncommitted row: nobody else can have changed it.
+  if (!take_over_guard(write, ours)) {
+    throw std::logic_error("could not stamp a guard this claim holds");
+  }
 }
 
 ClaimResult claim(FunctionCallInfo fcinfo, OutcomeColumn outcome) {
   GuardKey guard_key = guard_key_arguments(fcinfo);
-  ClaimWrite write = claim_arguments(fcinfo, guard_key);
+  ClaimArguments arguments = claim_arguments(fcinfo);
   require_writable("claim a guard");
+  ClaimWrite write;
+  write.scope = guard_key.scope;
+  write.key = guard_key.key;
+  write.fingerprint = arguments.fingerprint;
   write.claim_token = new_claim_token();
 
   GuardStoreSession session = open_guard_store();
   require_scope_access(session, guard_key.scope_view);
+  ClaimDurations durations = resolve_durations(arguments, guard_key.scope_view);
+  stamp(write, durations, current_instant());
   for (int attempt = 0; attempt < core::kMaxWriteAttempts; ++attempt) {
-    std::optional<TimestampTz> expires_at = insert_guard(write);
-    if (!expires_at) {
+    bool won = insert_guard(write);
+    if (!won) {
       GuardRow existing = read_guard(session, write.scope, write.key, outcome);
-      if (!existing.found) continue;  // deleted since the insert saw it
-      write.now = current_instant();  // the insert may have waited
+      if (!existing.found) continue;               // deleted since the insert saw it
+      stamp(write, durations, current_instant());  // the insert may have waited
       switch (core::decide_claim(existing.guard, text_view(write.fingerprint), write.now)) {
         case core::ClaimDecision::kAlreadyClaimed: {
           close_guard_store(session);
@@ -92,19 +134,18 @@ ClaimResult claim(FunctionCallInfo fcinfo, OutcomeColumn outcome) {
         case core::ClaimDecision::kKeyReused:
           throw core::key_reused_error(guard_key.scope_view, guard_key.key_view);
         case core::ClaimDecision::kTakeOver:
-          expires_at = take_over_guard(write, existing.guard);
+          won = take_over_guard(write, existing.guard);
           break;
       }
     }
-    if (expires_at) {
-      expires_at = stamp_when_won(write, *expires_at);
-      if (!expires_at) throw std::logic_error("could not stamp a guard this claim holds");
+    if (won) {
+      stamp_when_won(write, durations);
       close_guard_store(session);
       ClaimResult result;
       result.claimed = true;
       result.claim_token = write.claim_token;
       result.claimed_at = write.now;
-      result.expires_at = *expires_at;
+      result.expires_at = write.expires_at;
       return result;
     }
   }

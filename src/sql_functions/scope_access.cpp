@@ -1,5 +1,4 @@
-// restrict_scopes(), unrestrict_scopes() and the trigger that keeps every
-// backend's cache of idempotency.scope_access current.
+// restrict_scopes() and unrestrict_scopes(): per-role scope restrictions.
 #include "pg/arguments.hpp"
 #include "pg/error_boundary.hpp"
 #include "pg/guard_store.hpp"
@@ -7,9 +6,7 @@
 #include "pg/server_state.hpp"
 
 extern "C" {
-#include "commands/trigger.h"
 #include "utils/array.h"
-#include "utils/inval.h"
 }
 
 using namespace idempotency;
@@ -64,17 +61,4 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_unrestrict_scopes) {
   bool removed = remove_scope_patterns(role);
   close_guard_store(session);
   return BoolGetDatum(removed);
-}
-
-// AFTER ... FOR EACH STATEMENT on idempotency.scope_access: however the table
-// changed (the functions above, a restore, a superuser's DML), every backend
-// reloads its cache in its next transaction after this one commits.
-IDEMPOTENCY_SQL_FUNCTION(idempotency_scope_access_changed) {
-  if (!CALLED_AS_TRIGGER(fcinfo)) {
-    throw core::GuardError(core::SqlState::kObjectNotInPrerequisiteState,
-                           "idempotency.scope_access_changed() must be called as a trigger");
-  }
-  auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
-  call_pg([&] { CacheInvalidateRelcacheByRelid(RelationGetRelid(trigger->tg_relation)); });
-  return PointerGetDatum(nullptr);
 }
