@@ -203,7 +203,8 @@ setup_ok cpp cpp && run_example cpp examples/cpp ./build/test_payments
 run_example psql examples/psql ./test.sh
 setup_ok http http && run_example http examples/http node --test --test-reporter=tap test/api.test.js
 setup_ok http http-browser &&
-  run_example http-browser examples/http node --test --test-reporter=tap test/browser.test.js
+  SCREENSHOT_PATH=$work/screenshot.png \
+    run_example http-browser examples/http node --test --test-reporter=tap test/browser.test.js
 run_example pgbouncer examples/pgbouncer /usr/bin/python3 test_pgbouncer.py
 
 finish
