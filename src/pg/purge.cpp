@@ -7,15 +7,21 @@ namespace {
 
 // The expiry test is repeated outside the sub-select: the rows it picked are
 // locked, but the outer DELETE must not trust anything it did not check.
+// A row skipped because it was locked may fall behind the resume point ($3):
+// the next run, which starts from the beginning again, deletes it.
 PreparedStatement purge_statement{
-    "DELETE FROM idempotency.guards AS g"
-    " WHERE g.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
-    "   SELECT e.ctid FROM idempotency.guards AS e"
-    "    WHERE e.expires_at OPERATOR(pg_catalog.<=) $1"
-    "    ORDER BY e.expires_at LIMIT $2 FOR UPDATE SKIP LOCKED))"
-    " AND g.expires_at OPERATOR(pg_catalog.<=) $1",
-    2,
-    {TIMESTAMPTZOID, INT4OID}};
+    "WITH deleted AS ("
+    " DELETE FROM idempotency.guards AS g"
+    "  WHERE g.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+    "    SELECT e.ctid FROM idempotency.guards AS e"
+    "     WHERE e.expires_at OPERATOR(pg_catalog.<=) $1"
+    "       AND e.expires_at OPERATOR(pg_catalog.>=) $3"
+    "     ORDER BY e.expires_at LIMIT $2 FOR UPDATE SKIP LOCKED))"
+    "  AND g.expires_at OPERATOR(pg_catalog.<=) $1"
+    "  RETURNING g.expires_at)"
+    " SELECT pg_catalog.count(*), pg_catalog.max(d.expires_at) FROM deleted AS d",
+    3,
+    {TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID}};
 
 #define REDATED_EXPIRY "(r.claimed_at OPERATOR(pg_catalog.+) $2)"
 
@@ -36,10 +42,16 @@ PreparedStatement redate_statement{
 
 }  // namespace
 
-uint64 purge_expired_batch(TimestampTz now, int batch_size) {
+uint64 purge_expired_batch(TimestampTz now, int batch_size, PurgeProgress& progress) {
   return call_pg([&] {
-    Datum values[2] = {TimestampTzGetDatum(now), Int32GetDatum(batch_size)};
-    return execute_prepared(purge_statement, values, "  ");
+    Datum values[3] = {TimestampTzGetDatum(now), Int32GetDatum(batch_size),
+                       TimestampTzGetDatum(progress.resume_from)};
+    execute_prepared(purge_statement, values, "   ");
+    bool is_null = false;
+    auto deleted = static_cast<uint64>(DatumGetInt64(first_row_column(1, &is_null)));
+    Datum reached = first_row_column(2, &is_null);
+    if (!is_null) progress.resume_from = DatumGetTimestampTz(reached);
+    return deleted;
   });
 }
 

@@ -5,10 +5,19 @@
 
 namespace idempotency::pg {
 
+// Where a run of purge batches has got to: each batch starts at the expiry
+// the previous one reached, so its index scan does not walk again over the
+// entries of the guards already deleted (they stay in the index until vacuum,
+// and re-walking them made every batch slower than the one before).
+struct PurgeProgress {
+  TimestampTz resume_from = DT_NOBEGIN;
+};
+
 // Deletes up to `batch_size` guards that expired at or before `now`, oldest
-// first. Rows locked by a concurrent claim are skipped, never waited for, so
-// a purge never holds up a claim of a key that is being taken over.
-uint64 purge_expired_batch(TimestampTz now, int batch_size);
+// first from `progress`, and advances it. Rows locked by a concurrent claim
+// are skipped, never waited for, so a purge never holds up a claim of a key
+// that is being taken over. Returns the number deleted.
+uint64 purge_expired_batch(TimestampTz now, int batch_size, PurgeProgress& progress);
 
 // Sets expires_at = claimed_at + ttl on up to `batch_size` live guards of
 // `scope` claimed at or before `cutoff` (when the policy was set) that do not

@@ -25,12 +25,14 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_purge_expired) {
   TimestampTz now = current_instant();
 
   std::int64_t deleted = 0;
+  PurgeProgress progress;
   GuardStoreSession session = open_guard_store();
   for (;;) {
     std::int64_t limit = batch_size;
     if (max_rows) limit = std::min(limit, *max_rows - deleted);
     if (limit <= 0) break;
-    auto batch = static_cast<std::int64_t>(purge_expired_batch(now, static_cast<int>(limit)));
+    auto batch =
+        static_cast<std::int64_t>(purge_expired_batch(now, static_cast<int>(limit), progress));
     deleted += batch;
     if (batch < limit) break;
   }

@@ -63,6 +63,7 @@ enum class RunResult { kDone, kNoExtension, kFailed };
 
 // Deletes expired guards until a batch comes back short.
 RunResult purge_expired_guards(int64* deleted_this_run) {
+  PurgeProgress progress;
   for (;;) {
     bool missing = false;
     uint64 deleted = 0;
@@ -74,7 +75,7 @@ RunResult purge_expired_guards(int64* deleted_this_run) {
       }
       arm_batch_timeouts();
       GuardStoreSession session = open_guard_store();
-      deleted = purge_expired_batch(GetCurrentTimestamp(), batch_size);
+      deleted = purge_expired_batch(GetCurrentTimestamp(), batch_size, progress);
       close_guard_store(session);
       disarm_batch_timeouts();
     });
