@@ -1,0 +1,2 @@
+-- bench/profile: one purge_expired() call over the expired guards loaded
+SELECT idempotency.purge_expired();

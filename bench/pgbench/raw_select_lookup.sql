@@ -1,0 +1,5 @@
+-- workload 5: the primary-key SELECT lookup() stands for
+\set k random(1, :rows)
+SELECT g.scope, g.key, g.status, g.fingerprint, g.outcome, g.claimed_at, g.completed_at, g.expires_at
+  FROM bench_raw.guards AS g
+ WHERE g.scope = 'bench' AND g.key = :k AND g.expires_at > pg_catalog.now();
