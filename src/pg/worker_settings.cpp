@@ -10,6 +10,7 @@ int purge_interval_ms = 60 * 1000;
 int purge_batch_size = 10000;
 int purge_lock_timeout_ms = 1000;
 int purge_statement_timeout_ms = 60 * 1000;
+int purge_nice = 10;
 
 namespace {
 
@@ -52,6 +53,11 @@ void define_worker_settings() {
                           "statement_timeout of each purge batch; 0 means none.", nullptr,
                           &purge_statement_timeout_ms, 60 * 1000, 0, INT_MAX, PGC_SIGHUP,
                           GUC_UNIT_MS, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "idempotency.purge_nice",
+      "How much lower than the server's the purge workers' CPU priority is (Unix nice).",
+      "On a busy server the purge yields the CPU to claims; on an idle one it runs at full speed.",
+      &purge_nice, 10, 0, 19, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
 }
 
 std::vector<std::string> configured_purge_databases() {

@@ -15,6 +15,7 @@ extern int purge_interval_ms;           // idempotency.purge_interval (reload)
 extern int purge_batch_size;            // idempotency.purge_batch_size (reload)
 extern int purge_lock_timeout_ms;       // idempotency.purge_lock_timeout (reload)
 extern int purge_statement_timeout_ms;  // idempotency.purge_statement_timeout (reload)
+extern int purge_nice;                  // idempotency.purge_nice (postmaster)
 
 void define_worker_settings();
 

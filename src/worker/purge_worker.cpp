@@ -13,6 +13,11 @@
 #include "worker/own_transaction.hpp"
 #include "worker/worker_loop.hpp"
 
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cerrno>
+
 extern "C" {
 #include "commands/extension.h"
 #include "pgstat.h"
@@ -147,6 +152,16 @@ void report_failure(const char* database, TimestampTz next_run, int64 delay_ms) 
                             static_cast<long long>((delay_ms + 999) / 1000))));
 }
 
+// Purging is never urgent: a lower CPU priority lets claims run first when
+// the CPUs are busy, while an idle server still purges at full speed.
+void lower_cpu_priority() {
+  if (purge_nice == 0) return;
+  errno = 0;
+  int current = getpriority(PRIO_PROCESS, 0);
+  if (errno == 0 && setpriority(PRIO_PROCESS, 0, std::min(current + purge_nice, 19)) == 0) return;
+  ereport(LOG, (errmsg("idempotency: could not lower the purge worker's CPU priority: %m")));
+}
+
 void purge_worker_main(Datum slot_argument) {
   slot_index = DatumGetInt32(slot_argument);
   PurgeWorkerSlot slot = read_worker_slot(slot_index);
@@ -157,6 +172,7 @@ void purge_worker_main(Datum slot_argument) {
   BackgroundWorkerInitializeConnection(
       slot.database, purge_role != nullptr && purge_role[0] ? purge_role : nullptr, 0);
   pgstat_report_appname("idempotency purge worker");
+  lower_cpu_priority();
   worker::pin_worker_transaction_settings();
   set_worker_pid(slot_index, MyProcPid);
   before_shmem_exit(clear_slot_pid, 0);

@@ -55,6 +55,20 @@ is($node->safe_psql('postgres', q{
    WHERE backend_type IN ('idempotency purge worker', 'idempotency launcher')}),
   'idempotency launcher,idempotency purge worker', 'named in pg_stat_activity');
 
+# The workers run at a lower CPU priority than the server (purge_nice = 10).
+sub nice_of {
+  my ($pid) = @_;
+  my $stat = slurp_file("/proc/$pid/stat");
+  $stat =~ s/^.*\) //s;    # the command name may contain spaces
+  return (split / /, $stat)[16];    # field 19 of stat(5)
+}
+ok($node->poll_query_until('postgres', q{
+  SELECT pid IS NOT NULL FROM idempotency.worker_status() WHERE database = 'postgres'}),
+  'the worker has registered its pid');
+is(nice_of(worker_pid('postgres')) - nice_of($node->safe_psql('postgres',
+  "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'")), 10,
+  'the purge worker runs 10 nice levels below the server');
+
 # Expired guards disappear within a couple of intervals; live ones stay.
 $node->safe_psql('postgres', q{
   SELECT idempotency.claim_guard('live', 'k' || i, ttl => '1 hour') FROM generate_series(1, 50) i});
