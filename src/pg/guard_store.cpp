@@ -2,6 +2,8 @@
 #include "pg/guard_store.hpp"
 #include "pg/arguments.hpp"
 #include "pg/error_boundary.hpp"
+#include "pg/guard_heap.hpp"
+#include "pg/guard_table.hpp"
 #include "pg/prepared_statement.hpp"
 
 namespace idempotency::pg {
@@ -18,13 +20,6 @@ PreparedStatement insert_statement{
     " VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7) ON CONFLICT (scope, key) DO NOTHING",
     7,
     {TEXTOID, TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID}};
-
-PreparedStatement read_statement{
-    "SELECT g.status, g.fingerprint, g.claim_token, g.expires_at, g.lease_expires_at,"
-    " g.claimed_at, g.completed_at, g.outcome"
-    " FROM idempotency.guards AS g WHERE " SAME_GUARD,
-    2,
-    {TEXTOID, TEXTOID}};
 
 PreparedStatement take_over_statement{
     "UPDATE idempotency.guards AS g SET status = 'pending', fingerprint = $3, outcome = NULL,"
@@ -57,36 +52,8 @@ PreparedStatement delete_pending_statement{
 
 #undef SAME_GUARD
 
-// Column numbers of the read statement.
-enum ReadColumn {
-  kStatusColumn = 1,
-  kFingerprintColumn,
-  kClaimTokenColumn,
-  kExpiresAtColumn,
-  kLeaseExpiresAtColumn,
-  kClaimedAtColumn,
-  kCompletedAtColumn,
-  kOutcomeColumn,
-};
-
 Datum nullable(const void* pointer) { return PointerGetDatum(pointer); }
 char null_flag(const void* pointer) { return pointer == nullptr ? 'n' : ' '; }
-
-Oid guard_table_owner() {
-  Oid namespace_oid = get_namespace_oid("idempotency", true);
-  Oid relation =
-      OidIsValid(namespace_oid) ? get_relname_relid("guards", namespace_oid) : InvalidOid;
-  HeapTuple tuple =
-      OidIsValid(relation) ? SearchSysCache1(RELOID, ObjectIdGetDatum(relation)) : nullptr;
-  if (!HeapTupleIsValid(tuple)) {
-    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                    errmsg("the table idempotency.guards does not exist"),
-                    errhint("Run CREATE EXTENSION idempotency in this database.")));
-  }
-  Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
-  ReleaseSysCache(tuple);
-  return owner;
-}
 
 void bind_claim(const ClaimWrite& write, Datum* values, char* nulls) {
   values[0] = PointerGetDatum(write.scope);
@@ -106,7 +73,7 @@ GuardStoreSession open_guard_store() {
   GuardStoreSession session;
   session.caller_context = CurrentMemoryContext;
   GetUserIdAndSecContext(&session.saved_user, &session.saved_security_context);
-  Oid owner = call_pg([] { return guard_table_owner(); });
+  Oid owner = call_pg([] { return guard_table().owner; });
   SetUserIdAndSecContext(owner, session.saved_security_context | SECURITY_LOCAL_USERID_CHANGE |
                                     SECURITY_RESTRICTED_OPERATION);
   call_pg([] {
@@ -120,44 +87,20 @@ void close_guard_store(const GuardStoreSession& session) {
   SetUserIdAndSecContext(session.saved_user, session.saved_security_context);
 }
 
-GuardRow read_guard(const GuardStoreSession& session, text* scope, text* key,
-                    OutcomeColumn outcome) {
-  GuardRow row = call_pg([&] {
-    GuardRow read;
-    Datum values[2] = {PointerGetDatum(scope), PointerGetDatum(key)};
-    if (execute_prepared(read_statement, values, "  ") == 0) return read;
-    read.found = true;
-    bool is_null = false;
-    // Copies go to the caller's context: SPI's memory ends at SPI_finish.
-    MemoryContext spi_context = MemoryContextSwitchTo(session.caller_context);
-    text* status = DatumGetTextPP(first_row_column(kStatusColumn, &is_null));
-    std::optional<core::GuardStatus> parsed = core::parse_status(*text_view(status));
-    if (!parsed) elog(ERROR, "idempotency: guard has an unknown status");
-    read.guard.status = *parsed;
-    Datum fingerprint = first_row_column(kFingerprintColumn, &is_null);
-    if (!is_null) {
-      read.fingerprint = DatumGetTextPCopy(fingerprint);
-      read.guard.fingerprint = text_view(read.fingerprint);
-    }
-    read.guard.claim_token = DatumGetInt64(first_row_column(kClaimTokenColumn, &is_null));
-    read.guard.expires_at = DatumGetTimestampTz(first_row_column(kExpiresAtColumn, &is_null));
-    Datum lease = first_row_column(kLeaseExpiresAtColumn, &is_null);
-    if (!is_null) read.guard.lease_expires_at = DatumGetTimestampTz(lease);
-    read.claimed_at = DatumGetTimestampTz(first_row_column(kClaimedAtColumn, &is_null));
-    Datum completed_at = first_row_column(kCompletedAtColumn, &is_null);
-    if (!is_null) read.completed_at = DatumGetTimestampTz(completed_at);
-    if (outcome == OutcomeColumn::kCopy) {
-      Datum stored = first_row_column(kOutcomeColumn, &is_null);
-      if (!is_null) read.outcome = DatumGetJsonbPCopy(stored);
-    }
-    MemoryContextSwitchTo(spi_context);
-    return read;
+GuardRow read_guard(const GuardStoreSession& session, text* scope, text* key, OutcomeColumn outcome,
+                    ItemPointer location) {
+  GuardRow row;
+  call_pg([&] {
+    fetch_guard(guard_table(), scope, key, location, outcome, session.caller_context, &row);
   });
   return row;
 }
 
-bool insert_guard(const ClaimWrite& write) {
+bool insert_guard(const ClaimWrite& write, ItemPointer conflict) {
+  ItemPointerSetInvalid(conflict);
   return call_pg([&] {
+    const GuardTable& table = guard_table();
+    if (table.plain) return insert_guard_tuple(table, write, conflict);
     Datum values[7];
     char nulls[8] = "       ";
     bind_claim(write, values, nulls);

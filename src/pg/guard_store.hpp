@@ -1,6 +1,7 @@
-// All reads and writes of idempotency.guards. Each statement is prepared once
-// per backend and kept; every object and operator in it is schema-qualified,
-// so the caller's search_path cannot change what it does.
+// All reads and writes of idempotency.guards. Claims and reads go straight to
+// the heap and primary key (guard_heap.hpp); the other writes are statements
+// prepared once per backend and kept, every object and operator in them
+// schema-qualified, so the caller's search_path cannot change what they do.
 //
 // The functions here run as the owner of idempotency.guards (see
 // open_guard_store): client roles get no privileges on the table itself.
@@ -35,8 +36,10 @@ struct GuardRow {
 
 enum class OutcomeColumn { kSkip, kCopy };
 
-GuardRow read_guard(const GuardStoreSession& session, text* scope, text* key,
-                    OutcomeColumn outcome);
+// The guard with (scope, key) as a statement would see it now. `location`,
+// where a claim's insert found that guard, saves the index search when valid.
+GuardRow read_guard(const GuardStoreSession& session, text* scope, text* key, OutcomeColumn outcome,
+                    ItemPointer location = nullptr);
 
 // What a claim writes: a pending guard claimed at `now`.
 struct ClaimWrite {
@@ -50,8 +53,9 @@ struct ClaimWrite {
 };
 
 // Inserts a new pending guard; false when a guard with that scope and key
-// exists (after waiting for an uncommitted one, as unique checks do).
-bool insert_guard(const ClaimWrite& write);
+// exists (after waiting for an uncommitted one, as unique checks do), with
+// where it is in `conflict` when known (else invalid).
+bool insert_guard(const ClaimWrite& write, ItemPointer conflict);
 
 // Replaces the guard `seen` with this claim, but only if it is still exactly
 // the guard that was seen (same token, status and expiry).

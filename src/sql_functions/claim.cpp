@@ -119,9 +119,10 @@ ClaimResult claim(FunctionCallInfo fcinfo, OutcomeColumn outcome) {
   ClaimDurations durations = resolve_durations(arguments, guard_key.scope_view);
   stamp(write, durations, current_instant());
   for (int attempt = 0; attempt < core::kMaxWriteAttempts; ++attempt) {
-    bool won = insert_guard(write);
+    ItemPointerData conflict;
+    bool won = insert_guard(write, &conflict);
     if (!won) {
-      GuardRow existing = read_guard(session, write.scope, write.key, outcome);
+      GuardRow existing = read_guard(session, write.scope, write.key, outcome, &conflict);
       if (!existing.found) continue;               // deleted since the insert saw it
       stamp(write, durations, current_instant());  // the insert may have waited
       switch (core::decide_claim(existing.guard, text_view(write.fingerprint), write.now)) {

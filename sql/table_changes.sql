@@ -1,0 +1,54 @@
+-- Claims insert into idempotency.guards directly (no SQL statement) while
+-- the table is as the extension created it. Whatever a DBA adds to the table
+-- (a trigger, a column with a default) makes claims run the SQL INSERT, so
+-- it still applies; removing it brings the direct path back.
+
+-- Two claims of one key in one statement: the second sees the first.
+SELECT idempotency.claim_guard('changes', 'same') AS first,
+       idempotency.claim_guard('changes', 'same') AS second;
+-- A claim and a lookup in one statement: the lookup sees the new guard.
+SELECT idempotency.claim_guard('changes', 'seen') AS claimed,
+       (SELECT status FROM idempotency.lookup('changes', 'seen')) AS status;
+
+-- An audit trigger fires for every claim while it exists.
+CREATE FUNCTION public.audit_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE NOTICE 'audit: % %', NEW.scope, NEW.key;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER audit AFTER INSERT ON idempotency.guards
+  FOR EACH ROW EXECUTE FUNCTION public.audit_guard();
+SELECT idempotency.claim_guard('changes', 'with-trigger') AS claimed;
+SELECT idempotency.claim_guard('changes', 'with-trigger') AS retried;
+DROP TRIGGER audit ON idempotency.guards;
+SELECT idempotency.claim_guard('changes', 'without-trigger') AS claimed;
+
+-- A CHECK constraint a DBA adds is enforced on claims.
+ALTER TABLE idempotency.guards ADD CONSTRAINT no_forbidden_keys CHECK (key <> 'forbidden');
+\set VERBOSITY terse
+SELECT idempotency.claim_guard('changes', 'forbidden');
+\set VERBOSITY default
+SELECT idempotency.claim_guard('changes', 'allowed') AS claimed;
+ALTER TABLE idempotency.guards DROP CONSTRAINT no_forbidden_keys;
+SELECT idempotency.claim_guard('changes', 'forbidden') AS claimed_once_dropped;
+
+-- A column with a default is filled in by claims.
+ALTER TABLE idempotency.guards ADD COLUMN note text DEFAULT 'from the default';
+SELECT idempotency.claim_guard('changes', 'with-column') AS claimed;
+SELECT key, note FROM idempotency.guards WHERE scope = 'changes' AND key = 'with-column';
+ALTER TABLE idempotency.guards DROP COLUMN note;
+SELECT idempotency.claim_guard('changes', 'after-drop') AS claimed,
+       idempotency.claim_guard('changes', 'after-drop') AS retried;
+
+-- A renamed or retyped column of the extension is an error (55000), not a
+-- read of the wrong column.
+BEGIN;
+ALTER TABLE idempotency.guards RENAME COLUMN fingerprint TO request_hash;
+\set VERBOSITY sqlstate
+SELECT idempotency.claim_guard('changes', 'renamed');
+\set VERBOSITY default
+ROLLBACK;
+SELECT idempotency.claim_guard('changes', 'renamed') AS claimed_once_restored;
+
+SELECT key, status FROM idempotency.guards WHERE scope = 'changes' ORDER BY key;
+DROP FUNCTION public.audit_guard();

@@ -1,0 +1,165 @@
+#include "pg/guard_heap.hpp"
+#include "pg/arguments.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "nodes/makefuncs.h"
+#include "storage/lmgr.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+}
+
+namespace idempotency::pg {
+namespace {
+
+void store_claim(TupleTableSlot* slot, const ClaimWrite& write) {
+  ExecClearTuple(slot);
+  Datum* values = slot->tts_values;
+  bool* nulls = slot->tts_isnull;
+  for (int index = 0; index < kGuardColumnCount; ++index) nulls[index] = true;
+  auto set = [&](GuardColumn column, Datum value) {
+    values[column - 1] = value;
+    nulls[column - 1] = false;
+  };
+  set(kScopeColumn, PointerGetDatum(write.scope));
+  set(kKeyColumn, PointerGetDatum(write.key));
+  set(kStatusColumn, text_datum(core::status_name(core::GuardStatus::kPending)));
+  if (write.fingerprint != nullptr) set(kFingerprintColumn, PointerGetDatum(write.fingerprint));
+  set(kClaimTokenColumn, Int64GetDatum(write.claim_token));
+  set(kClaimedAtColumn, TimestampTzGetDatum(write.now));
+  set(kExpiresAtColumn, TimestampTzGetDatum(write.expires_at));
+  if (write.lease_expires_at) {
+    set(kLeaseExpiresAtColumn, TimestampTzGetDatum(*write.lease_expires_at));
+  }
+  ExecStoreVirtualTuple(slot);
+}
+
+// Copies the guard in `slot` into `row`, in `target`.
+void copy_guard(TupleTableSlot* slot, OutcomeColumn outcome, MemoryContext target, GuardRow* row) {
+  slot_getallattrs(slot);
+  const Datum* values = slot->tts_values;
+  const bool* nulls = slot->tts_isnull;
+  auto column = [&](GuardColumn number) { return values[number - 1]; };
+  auto is_null = [&](GuardColumn number) { return nulls[number - 1]; };
+
+  std::optional<core::GuardStatus> status =
+      core::parse_status(*text_view(DatumGetTextPP(column(kStatusColumn))));
+  if (!status) elog(ERROR, "idempotency: guard has an unknown status");
+  MemoryContext previous = MemoryContextSwitchTo(target);
+  row->found = true;
+  row->guard.status = *status;
+  if (!is_null(kFingerprintColumn)) {
+    row->fingerprint = DatumGetTextPCopy(column(kFingerprintColumn));
+    row->guard.fingerprint = text_view(row->fingerprint);
+  }
+  row->guard.claim_token = DatumGetInt64(column(kClaimTokenColumn));
+  row->guard.expires_at = DatumGetTimestampTz(column(kExpiresAtColumn));
+  if (!is_null(kLeaseExpiresAtColumn)) {
+    row->guard.lease_expires_at = DatumGetTimestampTz(column(kLeaseExpiresAtColumn));
+  }
+  row->claimed_at = DatumGetTimestampTz(column(kClaimedAtColumn));
+  if (!is_null(kCompletedAtColumn)) {
+    row->completed_at = DatumGetTimestampTz(column(kCompletedAtColumn));
+  }
+  if (outcome == OutcomeColumn::kCopy && !is_null(kOutcomeColumn)) {
+    row->outcome = DatumGetJsonbPCopy(column(kOutcomeColumn));
+  }
+  MemoryContextSwitchTo(previous);
+}
+
+// Whether `slot` holds the guard of (scope, key): a location found earlier may
+// have been vacuumed and reused since.
+bool holds_guard(TupleTableSlot* slot, text* scope, text* key) {
+  bool is_null = false;
+  return text_view(DatumGetTextPP(slot_getattr(slot, kScopeColumn, &is_null))) ==
+             text_view(scope) &&
+         text_view(DatumGetTextPP(slot_getattr(slot, kKeyColumn, &is_null))) == text_view(key);
+}
+
+// The index scan of the primary key for (scope, key), with the index's own
+// collation so the scan compares as the index is sorted.
+bool fetch_by_key(Relation relation, Oid primary_key, Snapshot snapshot, text* scope, text* key,
+                  TupleTableSlot* slot) {
+  Relation index = index_open(primary_key, AccessShareLock);
+  ScanKeyData keys[2];
+  ScanKeyEntryInitialize(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
+                         index->rd_indcollation[0], F_TEXTEQ, PointerGetDatum(scope));
+  ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
+                         index->rd_indcollation[1], F_TEXTEQ, PointerGetDatum(key));
+  IndexScanDesc scan = index_beginscan(relation, index, snapshot, 2, 0);
+  index_rescan(scan, keys, 2, nullptr, 0);
+  bool found = index_getnext_slot(scan, ForwardScanDirection, slot);
+  index_endscan(scan);
+  index_close(index, NoLock);
+  return found;
+}
+
+}  // namespace
+
+bool insert_guard_tuple(const GuardTable& table, const ClaimWrite& write, ItemPointer conflict) {
+  Relation relation = table_open(table.relation, RowExclusiveLock);
+  EState* estate = CreateExecutorState();
+  ResultRelInfo* result_relation = makeNode(ResultRelInfo);
+  InitResultRelInfo(result_relation, relation, 1, nullptr, 0);
+  ExecOpenIndices(result_relation, true);
+  TupleTableSlot* slot =
+      ExecInitExtraTupleSlot(estate, RelationGetDescr(relation), table_slot_callbacks(relation));
+  store_claim(slot, write);
+  List* arbiters = list_make1_oid(table.primary_key);
+
+  // As ExecInsert() does for ON CONFLICT: check first (waiting for an
+  // uncommitted competitor), then insert speculatively, and start over if a
+  // competitor inserted the same key in between.
+  bool inserted = false;
+  for (;;) {
+    CHECK_FOR_INTERRUPTS();
+    if (!ExecCheckIndexConstraints(result_relation, slot, estate, conflict, arbiters)) break;
+    TransactionId xid = GetCurrentTransactionId();
+    uint32 token = SpeculativeInsertionLockAcquire(xid);
+    table_tuple_insert_speculative(relation, slot, GetCurrentCommandId(true), 0, nullptr, token);
+    bool speculative_conflict = false;
+    list_free(ExecInsertIndexTuples(result_relation, slot, estate, false, true,
+                                    &speculative_conflict, arbiters));
+    table_tuple_complete_speculative(relation, slot, token, !speculative_conflict);
+    SpeculativeInsertionLockRelease(xid);
+    if (!speculative_conflict) {
+      inserted = true;
+      break;
+    }
+  }
+  ExecResetTupleTable(estate->es_tupleTable, false);
+  ExecCloseIndices(result_relation);
+  FreeExecutorState(estate);
+  table_close(relation, NoLock);
+  // As after any statement: what this call wrote is visible to what follows.
+  if (inserted) CommandCounterIncrement();
+  return inserted;
+}
+
+void fetch_guard(const GuardTable& table, text* scope, text* key, ItemPointer location,
+                 OutcomeColumn outcome, MemoryContext target, GuardRow* row) {
+  // The snapshot a statement would use: a new one per call in READ
+  // COMMITTED, the transaction's in REPEATABLE READ and SERIALIZABLE, seeing
+  // this transaction's own earlier writes either way.
+  CommandCounterIncrement();
+  Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
+  Relation relation = table_open(table.relation, AccessShareLock);
+  TupleTableSlot* slot = table_slot_create(relation, nullptr);
+  bool found = location != nullptr && ItemPointerIsValid(location) &&
+               table_tuple_fetch_row_version(relation, location, snapshot, slot) &&
+               holds_guard(slot, scope, key);
+  if (!found) found = fetch_by_key(relation, table.primary_key, snapshot, scope, key, slot);
+  *row = GuardRow{};
+  if (found) copy_guard(slot, outcome, target, row);
+  ExecDropSingleTupleTableSlot(slot);
+  table_close(relation, NoLock);
+  UnregisterSnapshot(snapshot);
+}
+
+}  // namespace idempotency::pg

@@ -1,0 +1,26 @@
+// The hot paths of idempotency.guards without SQL: a claim's insert and the
+// read of a guard by (scope, key) go straight to the heap and the primary
+// key, the way the executor runs INSERT ... ON CONFLICT DO NOTHING and an
+// index scan, but without planning or starting an executor for each call
+// (bench/README.md, "Where the time goes").
+//
+// Every function here may raise an ERROR: call them inside call_pg.
+#pragma once
+#include "pg/guard_store.hpp"
+#include "pg/guard_table.hpp"
+
+namespace idempotency::pg {
+
+// Inserts `write` as a new guard with a speculative insertion, waiting for an
+// uncommitted competitor as a unique check does. Returns false, with the
+// location of the guard in the way in `conflict`, when one exists. Requires
+// table.plain.
+bool insert_guard_tuple(const GuardTable& table, const ClaimWrite& write, ItemPointer conflict);
+
+// Reads the guard at `location` if this transaction's snapshot sees that
+// version, else the guard with (scope, key) that the snapshot sees, into
+// `row` (allocated in `target`). `location` may be null or invalid.
+void fetch_guard(const GuardTable& table, text* scope, text* key, ItemPointer location,
+                 OutcomeColumn outcome, MemoryContext target, GuardRow* row);
+
+}  // namespace idempotency::pg

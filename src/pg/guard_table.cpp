@@ -1,0 +1,105 @@
+#include "pg/guard_table.hpp"
+
+extern "C" {
+#include "access/table.h"
+#include "utils/inval.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+}
+
+namespace idempotency::pg {
+namespace {
+
+GuardTable cached;
+bool cache_valid = false;
+bool callback_registered = false;
+
+void invalidate(Datum /*argument*/, Oid relation) {
+  if (relation == InvalidOid || relation == cached.relation) cache_valid = false;
+}
+
+struct ExpectedColumn {
+  const char* name;
+  Oid type;
+  bool may_be_null;  // the extension writes NULL into it
+};
+
+constexpr ExpectedColumn kExpectedColumns[kGuardColumnCount] = {
+    {"scope", TEXTOID, false},
+    {"key", TEXTOID, false},
+    {"status", TEXTOID, false},
+    {"fingerprint", TEXTOID, true},
+    {"outcome", JSONBOID, true},
+    {"claim_token", INT8OID, false},
+    {"claimed_at", TIMESTAMPTZOID, false},
+    {"completed_at", TIMESTAMPTZOID, true},
+    {"expires_at", TIMESTAMPTZOID, false},
+    {"lease_expires_at", TIMESTAMPTZOID, true},
+};
+
+// Reads find every column where the extension created it: nothing else may
+// have moved them (columns added at the end are allowed).
+void require_created_columns(TupleDesc descriptor) {
+  bool in_place = descriptor->natts >= kGuardColumnCount;
+  for (int index = 0; in_place && index < kGuardColumnCount; ++index) {
+    Form_pg_attribute column = TupleDescAttr(descriptor, index);
+    in_place = !column->attisdropped && column->atttypid == kExpectedColumns[index].type &&
+               strcmp(NameStr(column->attname), kExpectedColumns[index].name) == 0;
+  }
+  if (!in_place) {
+    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                    errmsg("the table idempotency.guards no longer has the columns the "
+                           "extension created"),
+                    errhint("Restore them, or dump the guards and recreate the extension.")));
+  }
+}
+
+bool is_plain(Relation relation, Oid primary_key) {
+  TupleDesc descriptor = RelationGetDescr(relation);
+  if (descriptor->natts != kGuardColumnCount) return false;
+  for (int index = 0; index < kGuardColumnCount; ++index) {
+    if (TupleDescAttr(descriptor, index)->attnotnull && kExpectedColumns[index].may_be_null) {
+      return false;
+    }
+  }
+  TupleConstr* constraints = descriptor->constr;
+  return relation->rd_rel->relkind == RELKIND_RELATION && OidIsValid(primary_key) &&
+         relation->trigdesc == nullptr && relation->rd_rules == nullptr &&
+         !relation->rd_rel->relforcerowsecurity &&
+         (constraints == nullptr ||
+          (constraints->num_check == 0 && !constraints->has_generated_stored));
+}
+
+void load() {
+  if (!callback_registered) {
+    CacheRegisterRelcacheCallback(invalidate, 0);
+    callback_registered = true;
+  }
+  Oid namespace_oid = get_namespace_oid("idempotency", true);
+  Oid relation_oid =
+      OidIsValid(namespace_oid) ? get_relname_relid("guards", namespace_oid) : InvalidOid;
+  if (!OidIsValid(relation_oid)) {
+    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                    errmsg("the table idempotency.guards does not exist"),
+                    errhint("Run CREATE EXTENSION idempotency in this database.")));
+  }
+  // table_open() takes pending invalidations first, so what is read below
+  // is current; a later change of the table invalidates the cache again.
+  Relation relation = table_open(relation_oid, AccessShareLock);
+  cached.relation = relation_oid;
+  require_created_columns(RelationGetDescr(relation));
+  cached.owner = relation->rd_rel->relowner;
+  cached.primary_key = RelationGetPrimaryKeyIndex(relation);
+  cached.plain = is_plain(relation, cached.primary_key);
+  table_close(relation, NoLock);
+  cache_valid = true;
+}
+
+}  // namespace
+
+const GuardTable& guard_table() {
+  if (!cache_valid) load();
+  return cached;
+}
+
+}  // namespace idempotency::pg
