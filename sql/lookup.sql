@@ -17,3 +17,9 @@ BEGIN TRANSACTION READ ONLY;
 SELECT idempotency.claim_guard('payments', 'l-2');
 ROLLBACK;
 SELECT count(*) FROM idempotency.lookup('payments', 'l-2');
+
+-- Called in the select list, lookup() and claim_or_lookup() return rows too.
+SELECT (idempotency.lookup('payments', 'l-1')).status AS status,
+       (idempotency.claim_or_lookup('payments', 'l-1')).claimed AS claimed;
+SELECT idempotency.lookup('payments', 'l-1') IS NOT NULL AS found,
+       idempotency.lookup('payments', 'no-such-key') IS NULL AS missing;

@@ -40,6 +40,27 @@ ALTER TABLE idempotency.guards DROP COLUMN note;
 SELECT idempotency.claim_guard('changes', 'after-drop') AS claimed,
        idempotency.claim_guard('changes', 'after-drop') AS retried;
 
+-- Row security forced on the table's owner applies to reads and claims
+-- (when the owner is not a superuser: superusers bypass it).
+SELECT idempotency.claim_guard('hidden', 'k') AS claimed_before_rls;
+CREATE ROLE guard_owner NOLOGIN;
+GRANT USAGE ON SCHEMA idempotency TO guard_owner;
+GRANT SELECT ON idempotency.retention_policies, idempotency.scope_access TO guard_owner;
+ALTER TABLE idempotency.guards OWNER TO guard_owner;
+CREATE POLICY not_hidden ON idempotency.guards USING (scope <> 'hidden');
+ALTER TABLE idempotency.guards ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+SELECT count(*) AS hidden_found FROM idempotency.lookup('hidden', 'k');
+SELECT count(*) AS visible_found FROM idempotency.lookup('changes', 'same');
+SELECT idempotency.claim_guard('changes', 'under-rls') AS claimed,
+       idempotency.claim_guard('changes', 'under-rls') AS retried;
+ALTER TABLE idempotency.guards NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
+DROP POLICY not_hidden ON idempotency.guards;
+ALTER TABLE idempotency.guards OWNER TO CURRENT_USER;
+REVOKE ALL ON idempotency.retention_policies, idempotency.scope_access FROM guard_owner;
+REVOKE ALL ON SCHEMA idempotency FROM guard_owner;
+DROP ROLE guard_owner;
+SELECT count(*) AS hidden_found_again FROM idempotency.lookup('hidden', 'k');
+
 -- A renamed or retyped column of the extension is an error (55000), not a
 -- read of the wrong column.
 BEGIN;

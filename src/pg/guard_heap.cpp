@@ -40,39 +40,6 @@ void store_claim(TupleTableSlot* slot, const ClaimWrite& write) {
   ExecStoreVirtualTuple(slot);
 }
 
-// Copies the guard in `slot` into `row`, in `target`.
-void copy_guard(TupleTableSlot* slot, OutcomeColumn outcome, MemoryContext target, GuardRow* row) {
-  slot_getallattrs(slot);
-  const Datum* values = slot->tts_values;
-  const bool* nulls = slot->tts_isnull;
-  auto column = [&](GuardColumn number) { return values[number - 1]; };
-  auto is_null = [&](GuardColumn number) { return nulls[number - 1]; };
-
-  std::optional<core::GuardStatus> status =
-      core::parse_status(*text_view(DatumGetTextPP(column(kStatusColumn))));
-  if (!status) elog(ERROR, "idempotency: guard has an unknown status");
-  MemoryContext previous = MemoryContextSwitchTo(target);
-  row->found = true;
-  row->guard.status = *status;
-  if (!is_null(kFingerprintColumn)) {
-    row->fingerprint = DatumGetTextPCopy(column(kFingerprintColumn));
-    row->guard.fingerprint = text_view(row->fingerprint);
-  }
-  row->guard.claim_token = DatumGetInt64(column(kClaimTokenColumn));
-  row->guard.expires_at = DatumGetTimestampTz(column(kExpiresAtColumn));
-  if (!is_null(kLeaseExpiresAtColumn)) {
-    row->guard.lease_expires_at = DatumGetTimestampTz(column(kLeaseExpiresAtColumn));
-  }
-  row->claimed_at = DatumGetTimestampTz(column(kClaimedAtColumn));
-  if (!is_null(kCompletedAtColumn)) {
-    row->completed_at = DatumGetTimestampTz(column(kCompletedAtColumn));
-  }
-  if (outcome == OutcomeColumn::kCopy && !is_null(kOutcomeColumn)) {
-    row->outcome = DatumGetJsonbPCopy(column(kOutcomeColumn));
-  }
-  MemoryContextSwitchTo(previous);
-}
-
 // Whether `slot` holds the guard of (scope, key): a location found earlier may
 // have been vacuumed and reused since.
 bool holds_guard(TupleTableSlot* slot, text* scope, text* key) {
@@ -101,6 +68,36 @@ bool fetch_by_key(Relation relation, Oid primary_key, Snapshot snapshot, text* s
 }
 
 }  // namespace
+
+void copy_guard_columns(const Datum* values, const bool* nulls, OutcomeColumn outcome,
+                        MemoryContext target, GuardRow* row) {
+  auto column = [&](GuardColumn number) { return values[number - 1]; };
+  auto is_null = [&](GuardColumn number) { return nulls[number - 1]; };
+
+  std::optional<core::GuardStatus> status =
+      core::parse_status(*text_view(DatumGetTextPP(column(kStatusColumn))));
+  if (!status) elog(ERROR, "idempotency: guard has an unknown status");
+  MemoryContext previous = MemoryContextSwitchTo(target);
+  row->found = true;
+  row->guard.status = *status;
+  if (!is_null(kFingerprintColumn)) {
+    row->fingerprint = DatumGetTextPCopy(column(kFingerprintColumn));
+    row->guard.fingerprint = text_view(row->fingerprint);
+  }
+  row->guard.claim_token = DatumGetInt64(column(kClaimTokenColumn));
+  row->guard.expires_at = DatumGetTimestampTz(column(kExpiresAtColumn));
+  if (!is_null(kLeaseExpiresAtColumn)) {
+    row->guard.lease_expires_at = DatumGetTimestampTz(column(kLeaseExpiresAtColumn));
+  }
+  row->claimed_at = DatumGetTimestampTz(column(kClaimedAtColumn));
+  if (!is_null(kCompletedAtColumn)) {
+    row->completed_at = DatumGetTimestampTz(column(kCompletedAtColumn));
+  }
+  if (outcome == OutcomeColumn::kCopy && !is_null(kOutcomeColumn)) {
+    row->outcome = DatumGetJsonbPCopy(column(kOutcomeColumn));
+  }
+  MemoryContextSwitchTo(previous);
+}
 
 bool insert_guard_tuple(const GuardTable& table, const ClaimWrite& write, ItemPointer conflict) {
   Relation relation = table_open(table.relation, RowExclusiveLock);
@@ -156,7 +153,10 @@ void fetch_guard(const GuardTable& table, text* scope, text* key, ItemPointer lo
                holds_guard(slot, scope, key);
   if (!found) found = fetch_by_key(relation, table.primary_key, snapshot, scope, key, slot);
   *row = GuardRow{};
-  if (found) copy_guard(slot, outcome, target, row);
+  if (found) {
+    slot_getallattrs(slot);
+    copy_guard_columns(slot->tts_values, slot->tts_isnull, outcome, target, row);
+  }
   ExecDropSingleTupleTableSlot(slot);
   table_close(relation, NoLock);
   UnregisterSnapshot(snapshot);

@@ -11,15 +11,23 @@
 
 namespace idempotency::pg {
 
+// Copies a guard's columns (in table order) into `row`, allocated in `target`.
+void copy_guard_columns(const Datum* values, const bool* nulls, OutcomeColumn outcome,
+                        MemoryContext target, GuardRow* row);
+
+// Copies a guard's columns (in table order) into `row`, allocated in `target`.
+void copy_guard_columns(const Datum* values, const bool* nulls, OutcomeColumn outcome,
+                        MemoryContext target, GuardRow* row);
+
 // Inserts `write` as a new guard with a speculative insertion, waiting for an
 // uncommitted competitor as a unique check does. Returns false, with the
 // location of the guard in the way in `conflict`, when one exists. Requires
-// table.plain.
+// table.direct_inserts.
 bool insert_guard_tuple(const GuardTable& table, const ClaimWrite& write, ItemPointer conflict);
 
-// Reads the guard at `location` if this transaction's snapshot sees that
-// version, else the guard with (scope, key) that the snapshot sees, into
-// `row` (allocated in `target`). `location` may be null or invalid.
+// Requires table.direct_reads. Reads the guard at `location` if this transaction's snapshot sees
+// that version, else the guard with (scope, key) that the snapshot sees, into `row` (allocated in
+// `target`). `location` may be null or invalid.
 void fetch_guard(const GuardTable& table, text* scope, text* key, ItemPointer location,
                  OutcomeColumn outcome, MemoryContext target, GuardRow* row);
 

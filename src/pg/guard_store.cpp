@@ -21,6 +21,15 @@ PreparedStatement insert_statement{
     7,
     {TEXTOID, TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID}};
 
+// For tables whose rows cannot be read directly (guard_table.hpp): every
+// column, in table order.
+PreparedStatement read_statement{
+    "SELECT g.scope, g.key, g.status, g.fingerprint, g.outcome, g.claim_token, g.claimed_at,"
+    " g.completed_at, g.expires_at, g.lease_expires_at"
+    " FROM idempotency.guards AS g WHERE " SAME_GUARD,
+    2,
+    {TEXTOID, TEXTOID}};
+
 PreparedStatement take_over_statement{
     "UPDATE idempotency.guards AS g SET status = 'pending', fingerprint = $3, outcome = NULL,"
     " claim_token = $4, claimed_at = $5, completed_at = NULL, expires_at = $6,"
@@ -69,38 +78,56 @@ void bind_claim(const ClaimWrite& write, Datum* values, char* nulls) {
 
 }  // namespace
 
-GuardStoreSession open_guard_store() {
+void use_statements(GuardStoreSession& session) {
+  if (session.statements_connected) return;
+  call_pg([] { connect_spi(); });
+  session.statements_connected = true;
+}
+
+GuardStoreSession open_guard_store(Statements statements) {
   GuardStoreSession session;
   session.caller_context = CurrentMemoryContext;
   GetUserIdAndSecContext(&session.saved_user, &session.saved_security_context);
   Oid owner = call_pg([] { return guard_table().owner; });
   SetUserIdAndSecContext(owner, session.saved_security_context | SECURITY_LOCAL_USERID_CHANGE |
                                     SECURITY_RESTRICTED_OPERATION);
-  call_pg([] {
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "idempotency: SPI_connect failed");
-  });
+  if (statements == Statements::kConnectNow) use_statements(session);
   return session;
 }
 
 void close_guard_store(const GuardStoreSession& session) {
-  call_pg([] { SPI_finish(); });
+  if (session.statements_connected) call_pg([] { SPI_finish(); });
   SetUserIdAndSecContext(session.saved_user, session.saved_security_context);
 }
 
-GuardRow read_guard(const GuardStoreSession& session, text* scope, text* key, OutcomeColumn outcome,
+GuardRow read_guard(GuardStoreSession& session, text* scope, text* key, OutcomeColumn outcome,
                     ItemPointer location) {
   GuardRow row;
+  const GuardTable* table = call_pg([] { return &guard_table(); });
+  if (table->direct_reads) {
+    call_pg(
+        [&] { fetch_guard(*table, scope, key, location, outcome, session.caller_context, &row); });
+    return row;
+  }
+  use_statements(session);
   call_pg([&] {
-    fetch_guard(guard_table(), scope, key, location, outcome, session.caller_context, &row);
+    Datum values[2] = {PointerGetDatum(scope), PointerGetDatum(key)};
+    if (execute_prepared(read_statement, values, "  ") == 0) return;
+    Datum columns[kGuardColumnCount];
+    bool nulls[kGuardColumnCount];
+    heap_deform_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, columns, nulls);
+    copy_guard_columns(columns, nulls, outcome, session.caller_context, &row);
   });
   return row;
 }
 
-bool insert_guard(const ClaimWrite& write, ItemPointer conflict) {
+bool insert_guard(GuardStoreSession& session, const ClaimWrite& write, ItemPointer conflict) {
   ItemPointerSetInvalid(conflict);
+  const GuardTable* table = call_pg([] { return &guard_table(); });
+  if (table->direct_inserts)
+    return call_pg([&] { return insert_guard_tuple(*table, write, conflict); });
+  use_statements(session);
   return call_pg([&] {
-    const GuardTable& table = guard_table();
-    if (table.plain) return insert_guard_tuple(table, write, conflict);
     Datum values[7];
     char nulls[8] = "       ";
     bind_claim(write, values, nulls);
@@ -108,7 +135,9 @@ bool insert_guard(const ClaimWrite& write, ItemPointer conflict) {
   });
 }
 
-bool take_over_guard(const ClaimWrite& write, const core::StoredGuard& seen) {
+bool take_over_guard(GuardStoreSession& session, const ClaimWrite& write,
+                     const core::StoredGuard& seen) {
+  use_statements(session);
   return call_pg([&] {
     Datum values[10];
     char nulls[11] = "          ";

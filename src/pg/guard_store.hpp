@@ -12,16 +12,21 @@
 
 namespace idempotency::pg {
 
-// Between open_guard_store() and close_guard_store(): SPI is connected and the
-// current user is the table owner. On an ERROR the transaction (or
-// subtransaction) abort undoes both, so there is nothing to clean up by hand.
+// Between open_guard_store() and close_guard_store(): the current user is the
+// table owner, and SPI is connected for the prepared statements (at once, or
+// on first use: a claim or lookup that needs no statement never pays for it).
+// On an ERROR the transaction (or subtransaction) abort undoes both, so there
+// is nothing to clean up by hand.
 struct GuardStoreSession {
   Oid saved_user = InvalidOid;
   int saved_security_context = 0;
   MemoryContext caller_context = nullptr;
+  bool statements_connected = false;
 };
 
-GuardStoreSession open_guard_store();
+enum class Statements { kConnectNow, kConnectOnDemand };
+
+GuardStoreSession open_guard_store(Statements statements = Statements::kConnectNow);
 void close_guard_store(const GuardStoreSession& session);
 
 // A guard as read from the table, copied into the caller's memory context.
@@ -38,7 +43,7 @@ enum class OutcomeColumn { kSkip, kCopy };
 
 // The guard with (scope, key) as a statement would see it now. `location`,
 // where a claim's insert found that guard, saves the index search when valid.
-GuardRow read_guard(const GuardStoreSession& session, text* scope, text* key, OutcomeColumn outcome,
+GuardRow read_guard(GuardStoreSession& session, text* scope, text* key, OutcomeColumn outcome,
                     ItemPointer location = nullptr);
 
 // What a claim writes: a pending guard claimed at `now`.
@@ -55,11 +60,12 @@ struct ClaimWrite {
 // Inserts a new pending guard; false when a guard with that scope and key
 // exists (after waiting for an uncommitted one, as unique checks do), with
 // where it is in `conflict` when known (else invalid).
-bool insert_guard(const ClaimWrite& write, ItemPointer conflict);
+bool insert_guard(GuardStoreSession& session, const ClaimWrite& write, ItemPointer conflict);
 
 // Replaces the guard `seen` with this claim, but only if it is still exactly
 // the guard that was seen (same token, status and expiry).
-bool take_over_guard(const ClaimWrite& write, const core::StoredGuard& seen);
+bool take_over_guard(GuardStoreSession& session, const ClaimWrite& write,
+                     const core::StoredGuard& seen);
 
 // Records the outcome of a live pending guard (matching `claim_token` if one
 // is given). False when no such guard exists.

@@ -2,6 +2,8 @@
 
 extern "C" {
 #include "access/table.h"
+#include "commands/extension.h"
+#include "utils/acl.h"
 #include "utils/inval.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
@@ -54,7 +56,14 @@ void require_created_columns(TupleDesc descriptor) {
   }
 }
 
-bool is_plain(Relation relation, Oid primary_key) {
+bool allows_direct_reads(Relation relation, Oid primary_key) {
+  return relation->rd_rel->relkind == RELKIND_RELATION && OidIsValid(primary_key) &&
+         !(relation->rd_rel->relforcerowsecurity &&
+           !has_bypassrls_privilege(relation->rd_rel->relowner)) &&
+         !OidIsValid(get_extension_oid("citus", true));
+}
+
+bool allows_direct_inserts(Relation relation) {
   TupleDesc descriptor = RelationGetDescr(relation);
   if (descriptor->natts != kGuardColumnCount) return false;
   for (int index = 0; index < kGuardColumnCount; ++index) {
@@ -63,9 +72,7 @@ bool is_plain(Relation relation, Oid primary_key) {
     }
   }
   TupleConstr* constraints = descriptor->constr;
-  return relation->rd_rel->relkind == RELKIND_RELATION && OidIsValid(primary_key) &&
-         relation->trigdesc == nullptr && relation->rd_rules == nullptr &&
-         !relation->rd_rel->relforcerowsecurity &&
+  return relation->trigdesc == nullptr && relation->rd_rules == nullptr &&
          (constraints == nullptr ||
           (constraints->num_check == 0 && !constraints->has_generated_stored));
 }
@@ -90,7 +97,8 @@ void load() {
   require_created_columns(RelationGetDescr(relation));
   cached.owner = relation->rd_rel->relowner;
   cached.primary_key = RelationGetPrimaryKeyIndex(relation);
-  cached.plain = is_plain(relation, cached.primary_key);
+  cached.direct_reads = allows_direct_reads(relation, cached.primary_key);
+  cached.direct_inserts = cached.direct_reads && allows_direct_inserts(relation);
   table_close(relation, NoLock);
   cache_valid = true;
 }

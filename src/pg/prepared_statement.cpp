@@ -29,6 +29,10 @@ uint64 checked(int result) {
 
 }  // namespace
 
+void connect_spi() {
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "idempotency: SPI_connect failed");
+}
+
 uint64 execute_prepared(PreparedStatement& statement, Datum* values, const char* nulls) {
   return checked(SPI_execute_plan(prepared_plan(statement), values, nulls, false, 0));
 }

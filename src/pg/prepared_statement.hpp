@@ -13,6 +13,10 @@ struct PreparedStatement {
   SPIPlanPtr plan = nullptr;  // prepared on first use
 };
 
+// SPI_connect(), raising an ERROR if it fails (call inside call_pg). Until
+// SPI_finish(), palloc allocates in SPI's memory, which SPI_finish() frees.
+void connect_spi();
+
 // Runs the statement with SPI (which must be connected) and returns the number
 // of rows processed. Raises a PostgreSQL ERROR on failure: call it inside
 // call_pg. `nulls` has 'n' for a NULL argument and ' ' otherwise.

@@ -4,7 +4,14 @@
 namespace idempotency::pg {
 
 void begin_result_rows(FunctionCallInfo fcinfo) {
-  call_pg([&] { InitMaterializedSRF(fcinfo, 0); });
+  call_pg([&] {
+    // The executor's expected row type, when it gives one, saves building
+    // the type from the function's OUT parameters on every call.
+    auto* result_info = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    bool expected = result_info != nullptr && IsA(result_info, ReturnSetInfo) &&
+                    result_info->expectedDesc != nullptr;
+    InitMaterializedSRF(fcinfo, expected ? MAT_SRF_USE_EXPECTED_DESC : 0);
+  });
 }
 
 void add_result_row(FunctionCallInfo fcinfo, Datum* values, bool* nulls) {

@@ -40,6 +40,8 @@ void load_policies() {
       control.hcxt = retention_table.context;
       policies = hash_create("idempotency retention policies", 64, &control,
                              HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+      // Its own SPI connection: the caller may not have one.
+      connect_spi();
       uint64 rows = execute_prepared_latest(load_statement, nullptr, "");
       for (uint64 row = 0; row < rows; ++row) {
         bool is_null = false;
@@ -50,6 +52,7 @@ void load_policies() {
         auto* entry = static_cast<PolicyEntry*>(hash_search(policies, key, HASH_ENTER, nullptr));
         entry->ttl = *DatumGetIntervalP(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &is_null));
       }
+      SPI_finish();
     });
   } catch (...) {
     abandon_reload(retention_table);

@@ -3,6 +3,7 @@
 #include "pg/scope_access.hpp"
 #include "pg/table_watch.hpp"
 
+#include <algorithm>
 #include <vector>
 
 extern "C" {
@@ -45,11 +46,12 @@ void load_restrictions() {
       restriction_count = 0;
       // The latest snapshot: under REPEATABLE READ the transaction's own one
       // may predate the change whose invalidation triggered this load.
+      // Its own SPI connection: the caller may not have one.
+      connect_spi();
       uint64 rows = execute_prepared_latest(load_statement, nullptr, "");
-      if (rows == 0) return;
       MemoryContext cache = scope_access_table.context;
-      restrictions =
-          static_cast<Restriction*>(MemoryContextAlloc(cache, rows * sizeof(Restriction)));
+      restrictions = static_cast<Restriction*>(
+          MemoryContextAlloc(cache, std::max<uint64>(rows, 1) * sizeof(Restriction)));
       for (uint64 row = 0; row < rows; ++row) {
         bool is_null = false;
         HeapTuple tuple = SPI_tuptable->vals[row];
@@ -59,6 +61,7 @@ void load_restrictions() {
         restrictions[row].pattern = MemoryContextStrdup(cache, text_to_cstring(pattern));
       }
       restriction_count = static_cast<int>(rows);
+      SPI_finish();
     });
   } catch (...) {
     abandon_reload(scope_access_table);

@@ -90,7 +90,7 @@ constexpr TimestampTz kRestampAfterMicroseconds = 1000;
 // back. The guard's ttl and lease run from when it was won, not from when the
 // call began, or the wait would eat into them and a second claimer could take
 // over a lease that has barely started.
-void stamp_when_won(ClaimWrite& write, ClaimDurations& durations) {
+void stamp_when_won(GuardStoreSession& session, ClaimWrite& write, ClaimDurations& durations) {
   TimestampTz won_at = current_instant();
   if (won_at - write.now <= kRestampAfterMicroseconds) return;
   core::StoredGuard ours;
@@ -99,7 +99,7 @@ void stamp_when_won(ClaimWrite& write, ClaimDurations& durations) {
   ours.expires_at = write.expires_at;
   stamp(write, durations, won_at);
   // Our own uncommitted row: nobody else can have changed it.
-  if (!take_over_guard(write, ours)) {
+  if (!take_over_guard(session, write, ours)) {
     throw std::logic_error("could not stamp a guard this claim holds");
   }
 }
@@ -114,13 +114,13 @@ ClaimResult claim(FunctionCallInfo fcinfo, OutcomeColumn outcome) {
   write.fingerprint = arguments.fingerprint;
   write.claim_token = new_claim_token();
 
-  GuardStoreSession session = open_guard_store();
+  GuardStoreSession session = open_guard_store(Statements::kConnectOnDemand);
   require_scope_access(session, guard_key.scope_view);
   ClaimDurations durations = resolve_durations(arguments, guard_key.scope_view);
   stamp(write, durations, current_instant());
   for (int attempt = 0; attempt < core::kMaxWriteAttempts; ++attempt) {
     ItemPointerData conflict;
-    bool won = insert_guard(write, &conflict);
+    bool won = insert_guard(session, write, &conflict);
     if (!won) {
       GuardRow existing = read_guard(session, write.scope, write.key, outcome, &conflict);
       if (!existing.found) continue;               // deleted since the insert saw it
@@ -135,12 +135,12 @@ ClaimResult claim(FunctionCallInfo fcinfo, OutcomeColumn outcome) {
         case core::ClaimDecision::kKeyReused:
           throw core::key_reused_error(guard_key.scope_view, guard_key.key_view);
         case core::ClaimDecision::kTakeOver:
-          won = take_over_guard(write, existing.guard);
+          won = take_over_guard(session, write, existing.guard);
           break;
       }
     }
     if (won) {
-      stamp_when_won(write, durations);
+      stamp_when_won(session, write, durations);
       close_guard_store(session);
       ClaimResult result;
       result.claimed = true;

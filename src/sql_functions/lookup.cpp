@@ -14,7 +14,7 @@ using namespace idempotency::pg;
 IDEMPOTENCY_SQL_FUNCTION(idempotency_lookup) {
   GuardKey guard_key = guard_key_arguments(fcinfo);
   TimestampTz now = current_instant();
-  GuardStoreSession session = open_guard_store();
+  GuardStoreSession session = open_guard_store(Statements::kConnectOnDemand);
   require_scope_access(session, guard_key.scope_view);
   GuardRow row = read_guard(session, guard_key.scope, guard_key.key, OutcomeColumn::kCopy);
   close_guard_store(session);
