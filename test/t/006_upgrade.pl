@@ -1,0 +1,107 @@
+# ALTER EXTENSION idempotency UPDATE from 1.0: guards, policies and grants are
+# kept, the result is what a new installation has, and a dump of the upgraded
+# database restores with its grants.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('upgrade');
+$node->init;
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'idempotency'");
+$node->start;
+
+$node->safe_psql('postgres', q{
+  CREATE ROLE app LOGIN;
+  CREATE ROLE reporting LOGIN;
+  CREATE DATABASE upgraded;
+  CREATE DATABASE fresh;
+});
+$node->safe_psql('fresh', 'CREATE EXTENSION idempotency');
+is($node->safe_psql('fresh', q{SELECT extversion FROM pg_extension WHERE extname = 'idempotency'}),
+   '1.1', 'a new installation is 1.1');
+
+$node->safe_psql('upgraded', q{
+  CREATE EXTENSION idempotency VERSION '1.0';
+  SELECT idempotency.grant_client('app');
+  -- a DBA's own grant of one function, beside grant_client
+  GRANT USAGE ON SCHEMA idempotency TO reporting;
+  GRANT EXECUTE ON FUNCTION idempotency.lookup(text, text) TO reporting;
+  SELECT idempotency.claim_guard('payments', 'k-' || i) FROM generate_series(1, 20) AS i;
+  SELECT idempotency.record_outcome('payments', 'k-' || i, 'succeeded', jsonb_build_object('n', i))
+    FROM generate_series(1, 10) AS i;
+  SELECT idempotency.set_retention('payments', '2 days');
+});
+my $guards_query = q{SELECT md5(string_agg(format('%s|%s|%s|%s|%s|%s', scope, key, status,
+  outcome, claim_token, expires_at), ',' ORDER BY scope, key)) FROM idempotency.guards};
+my $guards_before = $node->safe_psql('upgraded', $guards_query);
+is($node->safe_psql('upgraded',
+     q{SELECT pg_get_function_result('idempotency.lookup(text, text)'::regprocedure)}),
+   'TABLE(scope text, key text, status text, fingerprint text, outcome jsonb, '
+   . 'claimed_at timestamp with time zone, completed_at timestamp with time zone, '
+   . 'expires_at timestamp with time zone)', '1.0 returns TABLE(...)');
+
+$node->safe_psql('upgraded', q{ALTER EXTENSION idempotency UPDATE TO '1.1'});
+is($node->safe_psql('upgraded',
+     q{SELECT extversion FROM pg_extension WHERE extname = 'idempotency'}), '1.1', 'updated');
+is($node->safe_psql('upgraded', $guards_query), $guards_before, 'guards unchanged');
+is($node->safe_psql('upgraded', q{SELECT ttl FROM idempotency.retention_policies}), '2 days',
+   'retention policy kept');
+
+# The upgraded schema is the new installation's: same functions, results,
+# types and extension members, same privileges recorded as the extension's.
+my $members = q{SELECT string_agg(pg_describe_object(classid, objid, 0), E'\n'
+  ORDER BY pg_describe_object(classid, objid, 0)) FROM pg_depend
+  WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
+    AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'idempotency')};
+is($node->safe_psql('upgraded', $members), $node->safe_psql('fresh', $members),
+   'same extension members as a new installation');
+my $functions = q{SELECT string_agg(p.oid::regprocedure || ' -> ' || pg_get_function_result(p.oid),
+  E'\n' ORDER BY p.oid::regprocedure::text) FROM pg_proc p
+  WHERE p.pronamespace = 'idempotency'::regnamespace};
+is($node->safe_psql('upgraded', $functions), $node->safe_psql('fresh', $functions),
+   'same function signatures and results as a new installation');
+my $init_privs = q{SELECT string_agg(p.oid::regprocedure || ' ' || i.initprivs::text, E'\n'
+  ORDER BY p.oid::regprocedure::text) FROM pg_init_privs i JOIN pg_proc p ON p.oid = i.objoid
+  WHERE i.classoid = 'pg_proc'::regclass AND p.pronamespace = 'idempotency'::regnamespace};
+is($node->safe_psql('upgraded', $init_privs), $node->safe_psql('fresh', $init_privs),
+   'the same privileges recorded as the extension\'s own (client grants are not among them)');
+
+# The roles that could call the re-created functions still can.
+my ($stdout, $stderr);
+is($node->safe_psql('upgraded', q{SET ROLE app;
+  SELECT outcome->>'n' FROM idempotency.lookup('payments', 'k-3')}), '3',
+   'grant_client role: lookup works after the update');
+is($node->safe_psql('upgraded', q{SET ROLE app;
+  SELECT claimed::text || '/' || (outcome->>'n') FROM idempotency.claim_or_lookup('payments', 'k-4')}),
+   'false/4', 'grant_client role: claim_or_lookup works after the update');
+is($node->safe_psql('upgraded', q{SET ROLE reporting;
+  SELECT status FROM idempotency.lookup('payments', 'k-15')}), 'pending',
+   'a DBA\'s own grant of lookup is kept');
+$node->psql('upgraded', q{SET ROLE reporting;
+  SELECT * FROM idempotency.claim_or_lookup('payments', 'k-5')},
+  stdout => \$stdout, stderr => \$stderr);
+like($stderr, qr/permission denied for function claim_or_lookup/,
+   'and grants nothing it did not have');
+
+# A dump of the upgraded database restores with the client grants.
+my $dump = $node->basedir . '/upgraded.dump';
+$node->command_ok(['pg_dump', '-Fc', '-d', $node->connstr('upgraded'), '-f', $dump], 'pg_dump');
+$node->safe_psql('postgres', 'CREATE DATABASE restored');
+$node->command_ok(['pg_restore', '--exit-on-error', '-d', $node->connstr('restored'), $dump],
+  'pg_restore');
+is($node->safe_psql('restored', q{SET ROLE app;
+  SELECT outcome->>'n' FROM idempotency.lookup('payments', 'k-3')}), '3',
+   'restored: the grant_client role may still call lookup');
+is($node->safe_psql('restored', q{SET ROLE reporting;
+  SELECT status FROM idempotency.lookup('payments', 'k-15')}), 'pending',
+   'restored: the DBA\'s own grant is kept');
+
+# regrant_execute() was the update script's own helper, and is gone.
+is($node->safe_psql('upgraded',
+     q{SELECT count(*) FROM pg_proc WHERE proname IN ('regrant_execute', 'execute_grantees')}),
+   '0', 'the update script leaves no helpers behind');
+
+$node->stop;
+done_testing();
