@@ -162,4 +162,42 @@ void fetch_guard(const GuardTable& table, text* scope, text* key, ItemPointer lo
   UnregisterSnapshot(snapshot);
 }
 
+uint64 delete_expired_tuples(const GuardTable& table, TimestampTz now, uint64 limit,
+                             TimestampTz* resume_from) {
+  CommandCounterIncrement();
+  Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
+  Relation relation = table_open(table.relation, RowExclusiveLock);
+  Relation index = index_open(table.expiry_index, AccessShareLock);
+  ScanKeyData keys[2];
+  ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_TIMESTAMPTZ_GE,
+              TimestampTzGetDatum(*resume_from));
+  ScanKeyInit(&keys[1], 1, BTLessEqualStrategyNumber, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now));
+  IndexScanDesc scan = index_beginscan(relation, index, snapshot, 2, 0);
+  index_rescan(scan, keys, 2, nullptr, 0);
+  TupleTableSlot* slot = table_slot_create(relation, nullptr);
+  CommandId command = GetCurrentCommandId(true);
+  uint64 deleted = 0;
+  while (deleted < limit && index_getnext_slot(scan, ForwardScanDirection, slot)) {
+    CHECK_FOR_INTERRUPTS();
+    bool is_null = false;
+    TimestampTz expires_at = DatumGetTimestampTz(slot_getattr(slot, kExpiresAtColumn, &is_null));
+    if (expires_at > now) break;
+    // wait = false: a row a claim is taking over (or anyone else holds) is
+    // skipped; the next run, which starts from the beginning, gets it.
+    TM_FailureData failure;
+    if (table_tuple_delete(relation, &slot->tts_tid, command, snapshot, InvalidSnapshot, false,
+                           &failure, false) == TM_Ok) {
+      ++deleted;
+      *resume_from = expires_at;
+    }
+  }
+  index_endscan(scan);
+  ExecDropSingleTupleTableSlot(slot);
+  index_close(index, NoLock);
+  table_close(relation, NoLock);
+  UnregisterSnapshot(snapshot);
+  if (deleted > 0) CommandCounterIncrement();
+  return deleted;
+}
+
 }  // namespace idempotency::pg

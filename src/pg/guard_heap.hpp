@@ -22,7 +22,7 @@ void copy_guard_columns(const Datum* values, const bool* nulls, OutcomeColumn ou
 // Inserts `write` as a new guard with a speculative insertion, waiting for an
 // uncommitted competitor as a unique check does. Returns false, with the
 // location of the guard in the way in `conflict`, when one exists. Requires
-// table.direct_inserts.
+// table.direct_writes.
 bool insert_guard_tuple(const GuardTable& table, const ClaimWrite& write, ItemPointer conflict);
 
 // Requires table.direct_reads. Reads the guard at `location` if this transaction's snapshot sees
@@ -30,5 +30,13 @@ bool insert_guard_tuple(const GuardTable& table, const ClaimWrite& write, ItemPo
 // `target`). `location` may be null or invalid.
 void fetch_guard(const GuardTable& table, text* scope, text* key, ItemPointer location,
                  OutcomeColumn outcome, MemoryContext target, GuardRow* row);
+
+// Deletes up to `limit` guards that expired at or before `now`, oldest first
+// from `*resume_from` (a valid expiry index required), and moves
+// `*resume_from` to the last expiry deleted. A guard that a concurrent
+// transaction has locked, updated or deleted is skipped, never waited for.
+// Requires table.direct_writes. Returns the number deleted.
+uint64 delete_expired_tuples(const GuardTable& table, TimestampTz now, uint64 limit,
+                             TimestampTz* resume_from);
 
 }  // namespace idempotency::pg

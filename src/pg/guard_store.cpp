@@ -124,7 +124,7 @@ GuardRow read_guard(GuardStoreSession& session, text* scope, text* key, OutcomeC
 bool insert_guard(GuardStoreSession& session, const ClaimWrite& write, ItemPointer conflict) {
   ItemPointerSetInvalid(conflict);
   const GuardTable* table = call_pg([] { return &guard_table(); });
-  if (table->direct_inserts)
+  if (table->direct_writes)
     return call_pg([&] { return insert_guard_tuple(*table, write, conflict); });
   use_statements(session);
   return call_pg([&] {

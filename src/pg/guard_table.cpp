@@ -1,7 +1,10 @@
 #include "pg/guard_table.hpp"
 
 extern "C" {
+#include "access/genam.h"
 #include "access/table.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
 #include "commands/extension.h"
 #include "utils/acl.h"
 #include "utils/inval.h"
@@ -63,7 +66,7 @@ bool allows_direct_reads(Relation relation, Oid primary_key) {
          !OidIsValid(get_extension_oid("citus", true));
 }
 
-bool allows_direct_inserts(Relation relation) {
+bool allows_direct_writes(Relation relation) {
   TupleDesc descriptor = RelationGetDescr(relation);
   if (descriptor->natts != kGuardColumnCount) return false;
   for (int index = 0; index < kGuardColumnCount; ++index) {
@@ -75,6 +78,26 @@ bool allows_direct_inserts(Relation relation) {
   return relation->trigdesc == nullptr && relation->rd_rules == nullptr &&
          (constraints == nullptr ||
           (constraints->num_check == 0 && !constraints->has_generated_stored));
+}
+
+// The plain btree on (expires_at) the extension created, under any name.
+Oid find_expiry_index(Relation relation) {
+  List* indexes = RelationGetIndexList(relation);
+  Oid found = InvalidOid;
+  ListCell* cell;
+  foreach (cell, indexes) {
+    Relation index = index_open(lfirst_oid(cell), AccessShareLock);
+    Form_pg_index form = index->rd_index;
+    if (index->rd_rel->relam == BTREE_AM_OID && form->indnatts == 1 &&
+        form->indkey.values[0] == kExpiresAtColumn && form->indisvalid &&
+        RelationGetIndexExpressions(index) == NIL && RelationGetIndexPredicate(index) == NIL) {
+      found = RelationGetRelid(index);
+    }
+    index_close(index, AccessShareLock);
+    if (OidIsValid(found)) break;
+  }
+  list_free(indexes);
+  return found;
 }
 
 void load() {
@@ -98,7 +121,8 @@ void load() {
   cached.owner = relation->rd_rel->relowner;
   cached.primary_key = RelationGetPrimaryKeyIndex(relation);
   cached.direct_reads = allows_direct_reads(relation, cached.primary_key);
-  cached.direct_inserts = cached.direct_reads && allows_direct_inserts(relation);
+  cached.direct_writes = cached.direct_reads && allows_direct_writes(relation);
+  cached.expiry_index = find_expiry_index(relation);
   table_close(relation, NoLock);
   cache_valid = true;
 }

@@ -26,15 +26,16 @@ struct GuardTable {
   Oid relation = InvalidOid;
   Oid owner = InvalidOid;
   Oid primary_key = InvalidOid;
+  Oid expiry_index = InvalidOid;  // the btree on (expires_at), if it is there
   // True unless rows must be read through SQL: row security is forced on
   // an owner without BYPASSRLS, or Citus may have distributed the table (its rows are then in
   // shards, not in the local heap).
   bool direct_reads = false;
   // True while, besides, the table has exactly the extension's columns and
-  // no triggers, rules or CHECK constraints: then a claim may insert into the
-  // heap and indexes directly. Otherwise claims run the SQL INSERT, so
-  // whatever a DBA added still applies.
-  bool direct_inserts = false;
+  // no triggers, rules or CHECK constraints: then claims insert into the heap
+  // and indexes, and the purge deletes from the heap, directly. Otherwise they
+  // run SQL statements, so whatever a DBA added still applies.
+  bool direct_writes = false;
 };
 
 // Raises an ERROR (55000) when the table does not exist: call inside call_pg.

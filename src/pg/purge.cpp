@@ -1,10 +1,15 @@
 #include "pg/purge.hpp"
 #include "pg/error_boundary.hpp"
+#include "pg/guard_heap.hpp"
+#include "pg/guard_table.hpp"
 #include "pg/prepared_statement.hpp"
 
 namespace idempotency::pg {
 namespace {
 
+// For tables a DBA has changed (guard_table.hpp); otherwise the purge deletes
+// from the heap directly (delete_expired_tuples), which is what this
+// statement does without its row-locking pass and executor start-up.
 // The expiry test is repeated outside the sub-select: the rows it picked are
 // locked, but the outer DELETE must not trust anything it did not check.
 // A row skipped because it was locked may fall behind the resume point ($3):
@@ -44,6 +49,11 @@ PreparedStatement redate_statement{
 
 uint64 purge_expired_batch(TimestampTz now, int batch_size, PurgeProgress& progress) {
   return call_pg([&] {
+    const GuardTable& table = guard_table();
+    if (table.direct_writes && OidIsValid(table.expiry_index)) {
+      return delete_expired_tuples(table, now, static_cast<uint64>(batch_size),
+                                   &progress.resume_from);
+    }
     Datum values[3] = {TimestampTzGetDatum(now), Int32GetDatum(batch_size),
                        TimestampTzGetDatum(progress.resume_from)};
     execute_prepared(purge_statement, values, "   ");
