@@ -28,24 +28,26 @@ CREATE TYPE idempotency.claim_state AS (
     expires_at   pg_catalog.timestamptz
 );
 
--- Grants EXECUTE on `function` to `grantee` as a DBA's own GRANT would be:
--- not recorded as part of the extension (pg_init_privs), so pg_dump keeps
--- dumping it. Only this script uses it; it is dropped below.
+-- Grants EXECUTE on `function` to `grantee` (0: PUBLIC), WITH GRANT OPTION
+-- if `grantable`, as a DBA's own GRANT would be: not recorded as part of the
+-- extension (pg_init_privs), so pg_dump keeps dumping it. The grant is made
+-- by the functions' owner. Only this script uses it; it is dropped below.
 CREATE FUNCTION idempotency.regrant_execute(function pg_catalog.regprocedure,
-                                            grantee pg_catalog.oid)
+                                            grantee pg_catalog.oid,
+                                            grantable pg_catalog.bool)
 RETURNS void
 LANGUAGE c STRICT VOLATILE
 AS 'MODULE_PATHNAME', 'idempotency_regrant_execute';
-REVOKE ALL ON FUNCTION idempotency.regrant_execute(pg_catalog.regprocedure, pg_catalog.oid)
-    FROM PUBLIC;
+REVOKE ALL ON FUNCTION idempotency.regrant_execute(pg_catalog.regprocedure, pg_catalog.oid,
+                                                   pg_catalog.bool) FROM PUBLIC;
 
 -- Who may call the two functions now (grant_client, or a DBA's own GRANT)
 -- may call the new ones: their grants are kept across the re-creation.
 CREATE FUNCTION idempotency.execute_grantees(function pg_catalog.regprocedure)
-RETURNS SETOF pg_catalog.oid
+RETURNS TABLE(grantee pg_catalog.oid, grantable pg_catalog.bool)
 LANGUAGE sql STABLE
 AS $$
-    SELECT a.grantee
+    SELECT a.grantee, a.is_grantable
       FROM pg_catalog.pg_proc AS p,
            LATERAL pg_catalog.aclexplode(p.proacl) AS a
      WHERE p.oid OPERATOR(pg_catalog.=) $1
@@ -54,11 +56,11 @@ AS $$
 $$;
 
 CREATE TABLE idempotency.upgrade_grants AS
-    SELECT 'lookup' AS function, g AS grantee
+    SELECT 'lookup' AS function, g.grantee, g.grantable
       FROM idempotency.execute_grantees(
                'idempotency.lookup(pg_catalog.text, pg_catalog.text)') AS g
     UNION ALL
-    SELECT 'claim_or_lookup', g
+    SELECT 'claim_or_lookup', g.grantee, g.grantable
       FROM idempotency.execute_grantees(
                'idempotency.claim_or_lookup(pg_catalog.text, pg_catalog.text, pg_catalog.interval,'
                ' pg_catalog.text, pg_catalog.interval)') AS g;
@@ -90,9 +92,10 @@ SELECT idempotency.regrant_execute(
                ELSE 'idempotency.claim_or_lookup(pg_catalog.text, pg_catalog.text,'
                     ' pg_catalog.interval, pg_catalog.text, pg_catalog.interval)'
            END::pg_catalog.regprocedure,
-           u.grantee)
+           u.grantee, u.grantable)
   FROM idempotency.upgrade_grants AS u;
 
 DROP TABLE idempotency.upgrade_grants;
 DROP FUNCTION idempotency.execute_grantees(pg_catalog.regprocedure);
-DROP FUNCTION idempotency.regrant_execute(pg_catalog.regprocedure, pg_catalog.oid);
+DROP FUNCTION idempotency.regrant_execute(pg_catalog.regprocedure, pg_catalog.oid,
+                                          pg_catalog.bool);

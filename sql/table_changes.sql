@@ -40,6 +40,22 @@ ALTER TABLE idempotency.guards DROP COLUMN note;
 SELECT idempotency.claim_guard('changes', 'after-drop') AS claimed,
        idempotency.claim_guard('changes', 'after-drop') AS retried;
 
+-- A default a DBA sets on a column claims leave out applies to claims.
+ALTER TABLE idempotency.guards ALTER COLUMN outcome SET DEFAULT '{"from": "default"}';
+SELECT idempotency.claim_guard('changes', 'with-default') AS claimed;
+SELECT outcome FROM idempotency.guards WHERE scope = 'changes' AND key = 'with-default';
+ALTER TABLE idempotency.guards ALTER COLUMN outcome DROP DEFAULT;
+
+-- The result row types are the extension's: changing one is an error (55000),
+-- not a row built for the wrong type.
+BEGIN;
+ALTER TYPE idempotency.guard_state ADD ATTRIBUTE extra int;
+\set VERBOSITY sqlstate
+SELECT * FROM idempotency.lookup('changes', 'same');
+\set VERBOSITY default
+ROLLBACK;
+SELECT count(*) AS found_after_rollback FROM idempotency.lookup('changes', 'same');
+
 -- Row security forced on the table's owner applies to reads and claims
 -- (when the owner is not a superuser: superusers bypass it).
 SELECT idempotency.claim_guard('hidden', 'k') AS claimed_before_rls;

@@ -13,6 +13,7 @@ extern "C" {
 #include "storage/lmgr.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 }
 
 namespace idempotency::pg {
@@ -22,7 +23,8 @@ void store_claim(TupleTableSlot* slot, const ClaimWrite& write) {
   ExecClearTuple(slot);
   Datum* values = slot->tts_values;
   bool* nulls = slot->tts_isnull;
-  for (int index = 0; index < kGuardColumnCount; ++index) nulls[index] = true;
+  // Every column NULL first, dropped ones (after the extension's) included.
+  for (int index = 0; index < slot->tts_tupleDescriptor->natts; ++index) nulls[index] = true;
   auto set = [&](GuardColumn column, Datum value) {
     values[column - 1] = value;
     nulls[column - 1] = false;
@@ -38,6 +40,28 @@ void store_claim(TupleTableSlot* slot, const ClaimWrite& write) {
     set(kLeaseExpiresAtColumn, TimestampTzGetDatum(*write.lease_expires_at));
   }
   ExecStoreVirtualTuple(slot);
+}
+
+// As ExecCheckTIDVisible() does for ON CONFLICT: under REPEATABLE READ or
+// SERIALIZABLE, a guard in the way that this transaction's snapshot cannot
+// see was committed concurrently, and the claim fails as the INSERT would.
+void require_visible_conflict(Relation relation, EState* estate, ItemPointer conflict) {
+  if (!IsolationUsesXactSnapshot()) return;
+  TupleTableSlot* slot =
+      ExecInitExtraTupleSlot(estate, RelationGetDescr(relation), table_slot_callbacks(relation));
+  if (!table_tuple_fetch_row_version(relation, conflict, SnapshotAny, slot)) {
+    elog(ERROR, "idempotency: failed to fetch the conflicting guard");
+  }
+  if (table_tuple_satisfies_snapshot(relation, slot, GetTransactionSnapshot())) return;
+  bool is_null = false;
+  TransactionId inserter =
+      DatumGetTransactionId(slot_getsysattr(slot, MinTransactionIdAttributeNumber, &is_null));
+  if (!TransactionIdIsCurrentTransactionId(inserter)) {
+    ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                    errmsg("could not serialize access due to concurrent update"),
+                    errdetail("Another transaction claimed this guard after this one started."),
+                    errhint("Retry the transaction.")));
+  }
 }
 
 // Whether `slot` holds the guard of (scope, key): a location found earlier may
@@ -102,6 +126,8 @@ void copy_guard_columns(const Datum* values, const bool* nulls, OutcomeColumn ou
 bool insert_guard_tuple(const GuardTable& table, const ClaimWrite& write, ItemPointer conflict) {
   Relation relation = table_open(table.relation, RowExclusiveLock);
   EState* estate = CreateExecutorState();
+  // Everything below is freed with the EState.
+  MemoryContext caller_context = MemoryContextSwitchTo(estate->es_query_cxt);
   ResultRelInfo* result_relation = makeNode(ResultRelInfo);
   InitResultRelInfo(result_relation, relation, 1, nullptr, 0);
   ExecOpenIndices(result_relation, true);
@@ -116,7 +142,10 @@ bool insert_guard_tuple(const GuardTable& table, const ClaimWrite& write, ItemPo
   bool inserted = false;
   for (;;) {
     CHECK_FOR_INTERRUPTS();
-    if (!ExecCheckIndexConstraints(result_relation, slot, estate, conflict, arbiters)) break;
+    if (!ExecCheckIndexConstraints(result_relation, slot, estate, conflict, arbiters)) {
+      require_visible_conflict(relation, estate, conflict);
+      break;
+    }
     TransactionId xid = GetCurrentTransactionId();
     uint32 token = SpeculativeInsertionLockAcquire(xid);
     table_tuple_insert_speculative(relation, slot, GetCurrentCommandId(true), 0, nullptr, token);
@@ -132,6 +161,7 @@ bool insert_guard_tuple(const GuardTable& table, const ClaimWrite& write, ItemPo
   }
   ExecResetTupleTable(estate->es_tupleTable, false);
   ExecCloseIndices(result_relation);
+  MemoryContextSwitchTo(caller_context);
   FreeExecutorState(estate);
   table_close(relation, NoLock);
   // As after any statement: what this call wrote is visible to what follows.
@@ -167,6 +197,9 @@ uint64 delete_expired_tuples(const GuardTable& table, TimestampTz now, uint64 li
   CommandCounterIncrement();
   Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
   Relation relation = table_open(table.relation, RowExclusiveLock);
+  // As for a DELETE statement: a publication that needs a replica identity
+  // the table lacks is an error, not a delete that replication drops.
+  CheckCmdReplicaIdentity(relation, CMD_DELETE);
   Relation index = index_open(table.expiry_index, AccessShareLock);
   ScanKeyData keys[2];
   ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_TIMESTAMPTZ_GE,

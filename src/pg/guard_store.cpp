@@ -88,7 +88,7 @@ GuardStoreSession open_guard_store(Statements statements) {
   GuardStoreSession session;
   session.caller_context = CurrentMemoryContext;
   GetUserIdAndSecContext(&session.saved_user, &session.saved_security_context);
-  Oid owner = call_pg([] { return guard_table().owner; });
+  Oid owner = call_pg([] { return guard_table(AccessShareLock).owner; });
   SetUserIdAndSecContext(owner, session.saved_security_context | SECURITY_LOCAL_USERID_CHANGE |
                                     SECURITY_RESTRICTED_OPERATION);
   if (statements == Statements::kConnectNow) use_statements(session);
@@ -103,7 +103,7 @@ void close_guard_store(const GuardStoreSession& session) {
 GuardRow read_guard(GuardStoreSession& session, text* scope, text* key, OutcomeColumn outcome,
                     ItemPointer location) {
   GuardRow row;
-  const GuardTable* table = call_pg([] { return &guard_table(); });
+  const GuardTable* table = call_pg([] { return &guard_table(AccessShareLock); });
   if (table->direct_reads) {
     call_pg(
         [&] { fetch_guard(*table, scope, key, location, outcome, session.caller_context, &row); });
@@ -123,7 +123,7 @@ GuardRow read_guard(GuardStoreSession& session, text* scope, text* key, OutcomeC
 
 bool insert_guard(GuardStoreSession& session, const ClaimWrite& write, ItemPointer conflict) {
   ItemPointerSetInvalid(conflict);
-  const GuardTable* table = call_pg([] { return &guard_table(); });
+  const GuardTable* table = call_pg([] { return &guard_table(RowExclusiveLock); });
   if (table->direct_writes)
     return call_pg([&] { return insert_guard_tuple(*table, write, conflict); });
   use_statements(session);

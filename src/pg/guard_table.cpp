@@ -10,6 +10,8 @@ extern "C" {
 #include "utils/inval.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
+#include "utils/syscache.h"
+#include "storage/lmgr.h"
 }
 
 namespace idempotency::pg {
@@ -17,10 +19,22 @@ namespace {
 
 GuardTable cached;
 bool cache_valid = false;
-bool callback_registered = false;
+bool callbacks_registered = false;
+// Counts invalidations, so a load that one overtakes is not trusted.
+uint64 invalidations = 0;
 
-void invalidate(Datum /*argument*/, Oid relation) {
-  if (relation == InvalidOid || relation == cached.relation) cache_valid = false;
+void invalidate_relation(Datum /*argument*/, Oid relation) {
+  if (relation == InvalidOid || relation == cached.relation) {
+    cache_valid = false;
+    ++invalidations;
+  }
+}
+
+// A role change (say, the owner losing BYPASSRLS) sends no relcache
+// invalidation of the table.
+void invalidate_roles(Datum /*argument*/, int /*cache*/, uint32 /*hash*/) {
+  cache_valid = false;
+  ++invalidations;
 }
 
 struct ExpectedColumn {
@@ -66,18 +80,22 @@ bool allows_direct_reads(Relation relation, Oid primary_key) {
          !OidIsValid(get_extension_oid("citus", true));
 }
 
+// Claims may build the row themselves: no column beyond the extension's but
+// dropped ones (written as NULL), no defaults, NOT NULL, CHECK, generated
+// columns, triggers or rules the INSERT statement would apply.
 bool allows_direct_writes(Relation relation) {
   TupleDesc descriptor = RelationGetDescr(relation);
-  if (descriptor->natts != kGuardColumnCount) return false;
-  for (int index = 0; index < kGuardColumnCount; ++index) {
-    if (TupleDescAttr(descriptor, index)->attnotnull && kExpectedColumns[index].may_be_null) {
+  for (int index = 0; index < descriptor->natts; ++index) {
+    Form_pg_attribute column = TupleDescAttr(descriptor, index);
+    if (index >= kGuardColumnCount ? !column->attisdropped
+                                   : column->attnotnull && kExpectedColumns[index].may_be_null) {
       return false;
     }
   }
   TupleConstr* constraints = descriptor->constr;
   return relation->trigdesc == nullptr && relation->rd_rules == nullptr &&
-         (constraints == nullptr ||
-          (constraints->num_check == 0 && !constraints->has_generated_stored));
+         (constraints == nullptr || (constraints->num_check == 0 && constraints->num_defval == 0 &&
+                                     !constraints->has_generated_stored));
 }
 
 // The plain btree on (expires_at) the extension created, under any name.
@@ -90,7 +108,8 @@ Oid find_expiry_index(Relation relation) {
     Form_pg_index form = index->rd_index;
     if (index->rd_rel->relam == BTREE_AM_OID && form->indnatts == 1 &&
         form->indkey.values[0] == kExpiresAtColumn && form->indisvalid &&
-        RelationGetIndexExpressions(index) == NIL && RelationGetIndexPredicate(index) == NIL) {
+        index->rd_indoption[0] == 0 /* ascending */ && RelationGetIndexExpressions(index) == NIL &&
+        RelationGetIndexPredicate(index) == NIL) {
       found = RelationGetRelid(index);
     }
     index_close(index, AccessShareLock);
@@ -100,10 +119,12 @@ Oid find_expiry_index(Relation relation) {
   return found;
 }
 
-void load() {
-  if (!callback_registered) {
-    CacheRegisterRelcacheCallback(invalidate, 0);
-    callback_registered = true;
+void load(LOCKMODE lock) {
+  cache_valid = false;
+  if (!callbacks_registered) {
+    CacheRegisterRelcacheCallback(invalidate_relation, 0);
+    CacheRegisterSyscacheCallback(AUTHOID, invalidate_roles, 0);
+    callbacks_registered = true;
   }
   Oid namespace_oid = get_namespace_oid("idempotency", true);
   Oid relation_oid =
@@ -114,8 +135,10 @@ void load() {
                     errhint("Run CREATE EXTENSION idempotency in this database.")));
   }
   // table_open() takes pending invalidations first, so what is read below
-  // is current; a later change of the table invalidates the cache again.
-  Relation relation = table_open(relation_oid, AccessShareLock);
+  // is current; one that arrives while reading makes the next call reload.
+  Relation relation = table_open(relation_oid, lock);
+  uint64 invalidations_before = invalidations;
+  cached = GuardTable{};
   cached.relation = relation_oid;
   require_created_columns(RelationGetDescr(relation));
   cached.owner = relation->rd_rel->relowner;
@@ -124,13 +147,18 @@ void load() {
   cached.direct_writes = cached.direct_reads && allows_direct_writes(relation);
   cached.expiry_index = find_expiry_index(relation);
   table_close(relation, NoLock);
-  cache_valid = true;
+  cache_valid = invalidations == invalidations_before;
 }
 
 }  // namespace
 
-const GuardTable& guard_table() {
-  if (!cache_valid) load();
+const GuardTable& guard_table(LOCKMODE lock) {
+  // Lock first: acquiring the lock takes the invalidations of every change
+  // committed before it, and the lock keeps the table from changing in ways
+  // that matter to the caller (new triggers, dropped indexes, ...) until the
+  // transaction ends.
+  if (cache_valid) LockRelationOid(cached.relation, lock);
+  if (!cache_valid) load(lock);
   return cached;
 }
 

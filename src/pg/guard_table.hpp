@@ -28,17 +28,23 @@ struct GuardTable {
   Oid primary_key = InvalidOid;
   Oid expiry_index = InvalidOid;  // the btree on (expires_at), if it is there
   // True unless rows must be read through SQL: row security is forced on
-  // an owner without BYPASSRLS, or Citus may have distributed the table (its rows are then in
-  // shards, not in the local heap).
+  // an owner without BYPASSRLS, or the citus extension is installed (a
+  // distributed table's rows are in its shards, not in the local heap).
+  // CREATE EXTENSION citus sends no invalidation: sessions older than it
+  // keep this until the table's next one (docs/scaling.md).
   bool direct_reads = false;
-  // True while, besides, the table has exactly the extension's columns and
-  // no triggers, rules or CHECK constraints: then claims insert into the heap
-  // and indexes, and the purge deletes from the heap, directly. Otherwise they
-  // run SQL statements, so whatever a DBA added still applies.
+  // True while, besides, the table has exactly the extension's columns (and
+  // dropped ones) and no defaults, triggers, rules or CHECK constraints: then
+  // claims insert into the heap and indexes, and the purge deletes from the
+  // heap, directly. Otherwise they run SQL statements, so whatever a DBA
+  // added still applies.
   bool direct_writes = false;
 };
 
-// Raises an ERROR (55000) when the table does not exist: call inside call_pg.
-const GuardTable& guard_table();
+// Locks the table in `lock` mode (held until the transaction ends; take the
+// mode the caller's access needs) and returns what is cached about it,
+// reloaded if the table changed. Raises an ERROR (55000) when the table does
+// not exist: call inside call_pg.
+const GuardTable& guard_table(LOCKMODE lock);
 
 }  // namespace idempotency::pg

@@ -49,7 +49,7 @@ PreparedStatement redate_statement{
 
 uint64 purge_expired_batch(TimestampTz now, int batch_size, PurgeProgress& progress) {
   return call_pg([&] {
-    const GuardTable& table = guard_table();
+    const GuardTable& table = guard_table(RowExclusiveLock);
     if (table.direct_writes && OidIsValid(table.expiry_index)) {
       return delete_expired_tuples(table, now, static_cast<uint64>(batch_size),
                                    &progress.resume_from);

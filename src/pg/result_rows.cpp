@@ -3,7 +3,7 @@
 
 namespace idempotency::pg {
 
-void begin_result_rows(FunctionCallInfo fcinfo) {
+void begin_result_rows(FunctionCallInfo fcinfo, int columns) {
   call_pg([&] {
     // The executor's expected row type, when it gives one, saves building
     // the type from the function's OUT parameters on every call.
@@ -11,6 +11,14 @@ void begin_result_rows(FunctionCallInfo fcinfo) {
     bool expected = result_info != nullptr && IsA(result_info, ReturnSetInfo) &&
                     result_info->expectedDesc != nullptr;
     InitMaterializedSRF(fcinfo, expected ? MAT_SRF_USE_EXPECTED_DESC : 0);
+    // The row types are the extension's, but ALTER TYPE ... ADD ATTRIBUTE
+    // could change them.
+    if (result_info->setDesc->natts != columns) {
+      ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                      errmsg("the result type of %s no longer has %d columns",
+                             get_func_name(fcinfo->flinfo->fn_oid), columns),
+                      errhint("ALTER EXTENSION idempotency UPDATE, or recreate the extension.")));
+    }
   });
 }
 

@@ -4,8 +4,10 @@
 
 namespace idempotency::pg {
 
-// Sets up a materialized result; call once, before adding rows.
-void begin_result_rows(FunctionCallInfo fcinfo);
+// Sets up a materialized result of rows of `columns` columns (an ERROR if
+// the function's row type no longer has that many); call once, before
+// adding rows.
+void begin_result_rows(FunctionCallInfo fcinfo, int columns);
 void add_result_row(FunctionCallInfo fcinfo, Datum* values, bool* nulls);
 
 }  // namespace idempotency::pg

@@ -162,8 +162,9 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_claim_guard) {
 IDEMPOTENCY_SQL_FUNCTION(idempotency_claim_or_lookup) {
   ClaimResult result = claim(fcinfo, OutcomeColumn::kCopy);
   // claimed, claim_token, status, outcome, claimed_at, completed_at, expires_at
-  Datum values[7] = {};
-  bool nulls[7] = {};
+  constexpr int kColumns = 7;
+  Datum values[kColumns] = {};
+  bool nulls[kColumns] = {};
   values[0] = BoolGetDatum(result.claimed);
   if (result.claimed) {
     values[1] = Int64GetDatum(result.claim_token);
@@ -183,7 +184,7 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_claim_or_lookup) {
     nulls[5] = !existing.completed_at;
     values[6] = TimestampTzGetDatum(existing.guard.expires_at);
   }
-  begin_result_rows(fcinfo);
+  begin_result_rows(fcinfo, kColumns);
   add_result_row(fcinfo, values, nulls);
   return static_cast<Datum>(0);
 }

@@ -19,25 +19,26 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_lookup) {
   GuardRow row = read_guard(session, guard_key.scope, guard_key.key, OutcomeColumn::kCopy);
   close_guard_store(session);
 
-  begin_result_rows(fcinfo);
+  // scope, key, status, fingerprint, outcome, claimed_at, completed_at, expires_at
+  constexpr int kColumns = 8;
+  begin_result_rows(fcinfo, kColumns);
   if (row.found && core::is_live(row.guard, now)) {
-    // scope, key, status, fingerprint, outcome, claimed_at, completed_at, expires_at
-    Datum values[8] = {PointerGetDatum(guard_key.scope),
-                       PointerGetDatum(guard_key.key),
-                       text_datum(core::status_name(row.guard.status)),
-                       PointerGetDatum(row.fingerprint),
-                       PointerGetDatum(row.outcome),
-                       TimestampTzGetDatum(row.claimed_at),
-                       TimestampTzGetDatum(row.completed_at.value_or(0)),
-                       TimestampTzGetDatum(row.guard.expires_at)};
-    bool nulls[8] = {false,
-                     false,
-                     false,
-                     row.fingerprint == nullptr,
-                     row.outcome == nullptr,
-                     false,
-                     !row.completed_at,
-                     false};
+    Datum values[kColumns] = {PointerGetDatum(guard_key.scope),
+                              PointerGetDatum(guard_key.key),
+                              text_datum(core::status_name(row.guard.status)),
+                              PointerGetDatum(row.fingerprint),
+                              PointerGetDatum(row.outcome),
+                              TimestampTzGetDatum(row.claimed_at),
+                              TimestampTzGetDatum(row.completed_at.value_or(0)),
+                              TimestampTzGetDatum(row.guard.expires_at)};
+    bool nulls[kColumns] = {false,
+                            false,
+                            false,
+                            row.fingerprint == nullptr,
+                            row.outcome == nullptr,
+                            false,
+                            !row.completed_at,
+                            false};
     add_result_row(fcinfo, values, nulls);
   }
   return static_cast<Datum>(0);

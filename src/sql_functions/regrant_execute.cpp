@@ -22,23 +22,24 @@ using namespace idempotency::pg;
 
 namespace {
 
-std::string grant_statement(Oid function, Oid grantee) {
+std::string grant_statement(Oid function, Oid grantee, bool grantable) {
   const char* function_name = call_pg([&] { return format_procedure_qualified(function); });
   const char* grantee_name = grantee == InvalidOid ? "PUBLIC" : call_pg([&] {
     return quote_identifier(GetUserNameFromId(grantee, false));
   });
-  return std::string("GRANT EXECUTE ON FUNCTION ") + function_name + " TO " + grantee_name;
+  return std::string("GRANT EXECUTE ON FUNCTION ") + function_name + " TO " + grantee_name +
+         (grantable ? " WITH GRANT OPTION" : "");
 }
 
 }  // namespace
 
-// Arguments: function regprocedure, grantee oid (0: PUBLIC).
+// Arguments: function regprocedure, grantee oid (0: PUBLIC), grantable boolean.
 IDEMPOTENCY_SQL_FUNCTION(idempotency_regrant_execute) {
   if (!creating_extension) {
     throw core::GuardError(core::SqlState::kObjectNotInPrerequisiteState,
                            "regrant_execute() only runs inside ALTER EXTENSION idempotency UPDATE");
   }
-  std::string statement = grant_statement(PG_GETARG_OID(0), PG_GETARG_OID(1));
+  std::string statement = grant_statement(PG_GETARG_OID(0), PG_GETARG_OID(1), PG_GETARG_BOOL(2));
   creating_extension = false;
   try {
     call_pg([&] {

@@ -61,7 +61,7 @@ StatusRow slot_row(const PurgeWorkerSlot& slot) {
 }  // namespace
 
 IDEMPOTENCY_SQL_FUNCTION(idempotency_worker_status) {
-  begin_result_rows(fcinfo);
+  begin_result_rows(fcinfo, kColumns);
   const char* here = call_pg([] { return get_database_name(MyDatabaseId); });
   if (!worker_registry_available()) {
     StatusRow row = not_running_row(

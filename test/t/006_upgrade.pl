@@ -27,7 +27,7 @@ $node->safe_psql('upgraded', q{
   SELECT idempotency.grant_client('app');
   -- a DBA's own grant of one function, beside grant_client
   GRANT USAGE ON SCHEMA idempotency TO reporting;
-  GRANT EXECUTE ON FUNCTION idempotency.lookup(text, text) TO reporting;
+  GRANT EXECUTE ON FUNCTION idempotency.lookup(text, text) TO reporting WITH GRANT OPTION;
   SELECT idempotency.claim_guard('payments', 'k-' || i) FROM generate_series(1, 20) AS i;
   SELECT idempotency.record_outcome('payments', 'k-' || i, 'succeeded', jsonb_build_object('n', i))
     FROM generate_series(1, 10) AS i;
@@ -84,6 +84,9 @@ $node->psql('upgraded', q{SET ROLE reporting;
   stdout => \$stdout, stderr => \$stderr);
 like($stderr, qr/permission denied for function claim_or_lookup/,
    'and grants nothing it did not have');
+is($node->safe_psql('upgraded', q{SELECT has_function_privilege('reporting',
+     'idempotency.lookup(text, text)', 'EXECUTE WITH GRANT OPTION')}), 't',
+   'the grant option is kept');
 
 # A dump of the upgraded database restores with the client grants.
 my $dump = $node->basedir . '/upgraded.dump';
