@@ -42,6 +42,25 @@ SET ROLE idem_shop;
 SELECT status FROM idempotency.lookup('billing', 'invoice-1') AS now_allowed;
 SELECT idempotency.claim_guard('shop:eu', 'order-2');
 RESET ROLE;
+-- A restricted login role cannot escape through SET ROLE to an unrestricted
+-- role it belongs to: the session's login role stays restricted.
+CREATE ROLE idem_wide NOLOGIN;
+GRANT idem_wide TO idem_shop;
+SELECT idempotency.grant_client('idem_wide');
+SET SESSION AUTHORIZATION idem_shop;
+SET ROLE idem_wide;
+SELECT current_user, session_user;
+SELECT idempotency.claim_guard('tenant-43:payments', 'escape');
+SELECT idempotency.claim_guard('shop', 'via-set-role') AS own_scope_via_set_role;
+RESET ROLE;
+RESET SESSION AUTHORIZATION;
+-- The unrestricted role itself, logged in as itself, is not restricted.
+SET ROLE idem_wide;
+SELECT idempotency.claim_guard('tenant-43:payments', 'wide') AS unrestricted_role;
+RESET ROLE;
+SELECT idempotency.revoke_client('idem_wide');
+REVOKE idem_wide FROM idem_shop;
+DROP ROLE idem_wide;
 SELECT idempotency.unrestrict_scopes('idem_shop') AS lifted,
        idempotency.unrestrict_scopes('idem_shop') AS lifted_again;
 SET ROLE idem_shop;

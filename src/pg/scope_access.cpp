@@ -71,21 +71,38 @@ void load_restrictions() {
 
 }  // namespace
 
-void require_scope_access(const GuardStoreSession& session, std::string_view scope) {
-  if (!scope_access_table.current) load_restrictions();
-  if (restriction_count == 0) return;
-  Oid caller = session.saved_user;
-  if (call_pg([&] { return superuser_arg(caller); })) return;
+namespace {
+
+// Whether `role`'s restrictions (those of every role it has the privileges
+// of; none: unrestricted) allow `scope`.
+bool role_may_use(Oid role, std::string_view scope) {
+  if (call_pg([&] { return superuser_arg(role); })) return true;
   std::vector<std::string_view> patterns;
   for (int index = 0; index < restriction_count; ++index) {
-    Oid role = restrictions[index].role;
-    if (call_pg([&] { return has_privs_of_role(caller, role); })) {
+    Oid restricted = restrictions[index].role;
+    if (call_pg([&] { return has_privs_of_role(role, restricted); })) {
       patterns.emplace_back(restrictions[index].pattern);
     }
   }
-  if (patterns.empty() || core::scope_allowed(patterns, scope)) return;
-  const char* role_name = call_pg([&] { return GetUserNameFromId(caller, true); });
+  return patterns.empty() || core::scope_allowed(patterns, scope);
+}
+
+void refuse(Oid role, std::string_view scope) {
+  const char* role_name = call_pg([&] { return GetUserNameFromId(role, true); });
   throw core::scope_denied_error(role_name == nullptr ? "?" : role_name, scope);
+}
+
+}  // namespace
+
+void require_scope_access(const GuardStoreSession& session, std::string_view scope) {
+  if (!scope_access_table.current) load_restrictions();
+  if (restriction_count == 0) return;
+  // The current role's restrictions, and the session's login role's too: a
+  // restricted login role cannot SET ROLE to an unrestricted one to escape.
+  Oid current = session.saved_user;
+  if (!role_may_use(current, scope)) refuse(current, scope);
+  Oid login = GetSessionUserId();
+  if (login != current && !role_may_use(login, scope)) refuse(login, scope);
 }
 
 void replace_scope_patterns(Oid role, ArrayType* patterns) {
