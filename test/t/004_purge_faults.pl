@@ -69,9 +69,12 @@ $node->safe_psql('postgres', "ALTER SYSTEM SET idempotency.purge_interval = 0");
 $node->reload;
 $node->poll_query_until('postgres', q{SELECT state LIKE 'paused%' FROM idempotency.worker_status()});
 add_expired_backlog('killed', 200000);
+# Batches of 10 make the run last seconds (20,000 transactions): the purge
+# deletes about a million guards a second, so with large batches it would be
+# over before the kill.
 $node->safe_psql('postgres', q{
   ALTER SYSTEM SET idempotency.purge_interval = '1s';
-  ALTER SYSTEM SET idempotency.purge_batch_size = 20000;
+  ALTER SYSTEM SET idempotency.purge_batch_size = 10;
 });
 $node->reload;
 ok($node->poll_query_until('postgres', q{SELECT state = 'purging' AND last_run_deleted > 0
@@ -81,6 +84,8 @@ kill 'KILL', $pid;
 ok($node->poll_query_until('postgres', qq{SELECT coalesce(pid, 0) NOT IN (0, $pid)
   FROM idempotency.worker_status()}), 'the worker is back after kill -9');
 cmp_ok(count_scope('killed'), '>', 0, 'some of the backlog was still there after the kill');
+$node->safe_psql('postgres', 'ALTER SYSTEM SET idempotency.purge_batch_size = 20000');
+$node->reload;
 ok($node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM idempotency.guards
   WHERE scope = 'killed'}), 'and purging resumes to the end');
 is(count_scope('live'), '100', 'no live guard was lost');
