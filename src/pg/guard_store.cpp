@@ -84,13 +84,14 @@ void use_statements(GuardStoreSession& session) {
   session.statements_connected = true;
 }
 
-GuardStoreSession open_guard_store(Statements statements) {
+GuardStoreSession open_guard_store(Statements statements, LOCKMODE lock) {
   GuardStoreSession session;
   session.caller_context = CurrentMemoryContext;
   GetUserIdAndSecContext(&session.saved_user, &session.saved_security_context);
-  Oid owner = call_pg([] { return guard_table(AccessShareLock).owner; });
-  SetUserIdAndSecContext(owner, session.saved_security_context | SECURITY_LOCAL_USERID_CHANGE |
-                                    SECURITY_RESTRICTED_OPERATION);
+  session.table = call_pg([&] { return &guard_table(lock); });
+  SetUserIdAndSecContext(session.table->owner, session.saved_security_context |
+                                                   SECURITY_LOCAL_USERID_CHANGE |
+                                                   SECURITY_RESTRICTED_OPERATION);
   if (statements == Statements::kConnectNow) use_statements(session);
   return session;
 }
@@ -103,10 +104,10 @@ void close_guard_store(const GuardStoreSession& session) {
 GuardRow read_guard(GuardStoreSession& session, text* scope, text* key, OutcomeColumn outcome,
                     ItemPointer location) {
   GuardRow row;
-  const GuardTable* table = call_pg([] { return &guard_table(AccessShareLock); });
-  if (table->direct_reads) {
+  const GuardTable& table = *session.table;
+  if (table.direct_reads) {
     call_pg(
-        [&] { fetch_guard(*table, scope, key, location, outcome, session.caller_context, &row); });
+        [&] { fetch_guard(table, scope, key, location, outcome, session.caller_context, &row); });
     return row;
   }
   use_statements(session);
@@ -123,9 +124,10 @@ GuardRow read_guard(GuardStoreSession& session, text* scope, text* key, OutcomeC
 
 bool insert_guard(GuardStoreSession& session, const ClaimWrite& write, ItemPointer conflict) {
   ItemPointerSetInvalid(conflict);
-  const GuardTable* table = call_pg([] { return &guard_table(RowExclusiveLock); });
-  if (table->direct_writes)
-    return call_pg([&] { return insert_guard_tuple(*table, write, conflict); });
+  const GuardTable& table = *session.table;
+  if (table.direct_writes) {
+    return call_pg([&] { return insert_guard_tuple(table, write, conflict); });
+  }
   use_statements(session);
   return call_pg([&] {
     Datum values[7];

@@ -8,25 +8,33 @@
 #pragma once
 #include "core/pure_cpp.hpp"
 #include "core/guard_rules.hpp"
+#include "pg/guard_table.hpp"
 #include "pg/postgres.hpp"
 
 namespace idempotency::pg {
 
-// Between open_guard_store() and close_guard_store(): the current user is the
-// table owner, and SPI is connected for the prepared statements (at once, or
-// on first use: a claim or lookup that needs no statement never pays for it).
-// On an ERROR the transaction (or subtransaction) abort undoes both, so there
-// is nothing to clean up by hand.
+// Between open_guard_store() and close_guard_store(): the table is locked
+// (until the transaction ends) and what is known of it is in `table`, the
+// current user is the table owner, and SPI is connected for the prepared
+// statements (at once, or on first use: a claim or lookup that needs no
+// statement never pays for it). On an ERROR the transaction (or
+// subtransaction) abort undoes the user switch and SPI, so there is nothing
+// to clean up by hand.
 struct GuardStoreSession {
   Oid saved_user = InvalidOid;
   int saved_security_context = 0;
   MemoryContext caller_context = nullptr;
   bool statements_connected = false;
+  const GuardTable* table = nullptr;
 };
 
 enum class Statements { kConnectNow, kConnectOnDemand };
 
-GuardStoreSession open_guard_store(Statements statements = Statements::kConnectNow);
+// `lock`: RowExclusiveLock for a session that inserts guards (insert_guard),
+// which keeps anything that would change how claims may write (a trigger, a
+// column) from being added while it runs.
+GuardStoreSession open_guard_store(Statements statements = Statements::kConnectNow,
+                                   LOCKMODE lock = AccessShareLock);
 void close_guard_store(const GuardStoreSession& session);
 
 // A guard as read from the table, copied into the caller's memory context.
@@ -57,8 +65,8 @@ struct ClaimWrite {
   std::optional<TimestampTz> lease_expires_at;  // nullopt: no lease
 };
 
-// Inserts a new pending guard; false when a guard with that scope and key
-// exists (after waiting for an uncommitted one, as unique checks do), with
+// Requires a session opened with RowExclusiveLock. Inserts a new pending guard; false when a guard
+// with that scope and key exists (after waiting for an uncommitted one, as unique checks do), with
 // where it is in `conflict` when known (else invalid).
 bool insert_guard(GuardStoreSession& session, const ClaimWrite& write, ItemPointer conflict);
 

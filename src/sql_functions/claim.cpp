@@ -114,7 +114,7 @@ ClaimResult claim(FunctionCallInfo fcinfo, OutcomeColumn outcome) {
   write.fingerprint = arguments.fingerprint;
   write.claim_token = new_claim_token();
 
-  GuardStoreSession session = open_guard_store(Statements::kConnectOnDemand);
+  GuardStoreSession session = open_guard_store(Statements::kConnectOnDemand, RowExclusiveLock);
   require_scope_access(session, guard_key.scope_view);
   ClaimDurations durations = resolve_durations(arguments, guard_key.scope_view);
   stamp(write, durations, current_instant());
