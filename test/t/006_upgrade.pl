@@ -1,6 +1,6 @@
-# ALTER EXTENSION idempotency UPDATE from 1.0: guards, policies and grants are
-# kept, the result is what a new installation has, and a dump of the upgraded
-# database restores with its grants.
+# ALTER EXTENSION idempotency UPDATE from 1.0 through 1.1 to 1.2: guards,
+# policies and grants are kept, the result is what a new installation has, and
+# a dump of the upgraded database restores with its grants.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -20,7 +20,7 @@ $node->safe_psql('postgres', q{
 });
 $node->safe_psql('fresh', 'CREATE EXTENSION idempotency');
 is($node->safe_psql('fresh', q{SELECT extversion FROM pg_extension WHERE extname = 'idempotency'}),
-   '1.1', 'a new installation is 1.1');
+   '1.2', 'a new installation is 1.2');
 
 $node->safe_psql('upgraded', q{
   CREATE EXTENSION idempotency VERSION '1.0';
@@ -44,7 +44,10 @@ is($node->safe_psql('upgraded',
 
 $node->safe_psql('upgraded', q{ALTER EXTENSION idempotency UPDATE TO '1.1'});
 is($node->safe_psql('upgraded',
-     q{SELECT extversion FROM pg_extension WHERE extname = 'idempotency'}), '1.1', 'updated');
+     q{SELECT extversion FROM pg_extension WHERE extname = 'idempotency'}), '1.1', 'updated to 1.1');
+$node->safe_psql('upgraded', q{ALTER EXTENSION idempotency UPDATE});
+is($node->safe_psql('upgraded',
+     q{SELECT extversion FROM pg_extension WHERE extname = 'idempotency'}), '1.2', 'updated to 1.2');
 is($node->safe_psql('upgraded', $guards_query), $guards_before, 'guards unchanged');
 is($node->safe_psql('upgraded', q{SELECT ttl FROM idempotency.retention_policies}), '2 days',
    'retention policy kept');
