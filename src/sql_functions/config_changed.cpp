@@ -1,11 +1,15 @@
 // idempotency.config_changed(): the statement trigger on the configuration
 // tables (scope_access, retention_policies). However a table changed (the
 // extension's functions, a restore, a superuser's DML), every backend
-// reloads its cache in its next transaction after this one commits.
+// reloads its cache in its next transaction after this one commits. On a Citus
+// node the trigger fires on a shard placement (retention_policies_102008), while
+// the caches watch the table by its name: both named tables are invalidated too.
 #include "pg/error_boundary.hpp"
 
 extern "C" {
+#include "catalog/namespace.h"
 #include "commands/trigger.h"
+#include "utils/lsyscache.h"
 #include "utils/inval.h"
 }
 
@@ -18,6 +22,13 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_config_changed) {
                            "idempotency.config_changed() must be called as a trigger");
   }
   auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
-  call_pg([&] { CacheInvalidateRelcacheByRelid(RelationGetRelid(trigger->tg_relation)); });
+  call_pg([&] {
+    CacheInvalidateRelcacheByRelid(RelationGetRelid(trigger->tg_relation));
+    const Oid schema = get_namespace_oid("idempotency", true);
+    for (const char* name : {"retention_policies", "scope_access"}) {
+      const Oid table = OidIsValid(schema) ? get_relname_relid(name, schema) : InvalidOid;
+      if (OidIsValid(table)) CacheInvalidateRelcacheByRelid(table);
+    }
+  });
   return PointerGetDatum(nullptr);
 }

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Builds Citus 13.2.2 (../shared/vendor, unmodified release source) once into a
+# cache outside the tree and installs it into $PG_CONFIG's PostgreSQL. A second
+# run only re-installs from the cache. Citus is a test dependency, never part of
+# the project: nothing of it is copied into the repository.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+version=13.2.2
+tarball=${CITUS_TARBALL:-$(pwd)/../shared/vendor/citus-$version.tar.gz}
+pg_major=$("$PG_CONFIG" --version | grep -oE '[0-9]+' | head -n 1)
+cache=${CITUS_CACHE:-/var/cache/idempotency-test}/citus-$version-pg$pg_major
+stage=$cache/stage
+
+deps=(liblz4-dev libzstd-dev libssl-dev libkrb5-dev libselinux1-dev libxslt1-dev
+  libpam0g-dev libreadline-dev)
+missing=()
+for package in "${deps[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$package")
+done
+if [ ${#missing[@]} -ne 0 ]; then
+  [ "$(id -u)" -eq 0 ] || { echo "install: ${missing[*]}" >&2; exit 1; }
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -f "$cache/built" ]; then
+  [ -f "$tarball" ] || { echo "Citus source not found: $tarball" >&2; exit 1; }
+  rm -rf "$cache"
+  mkdir -p "$cache"
+  tar -xzf "$tarball" -C "$cache"
+  src=$cache/citus-$version
+  # PostgreSQL 15.20 exports have_createdb_privilege(); Citus 13.2.2 defines a
+  # static inline of the same name for older minors. Rename Citus's copy.
+  sed -i 's/^have_createdb_privilege(void)/citus_have_createdb_privilege(void)/' \
+    "$src/src/include/pg_version_compat.h"
+  grep -q 'citus_have_createdb_privilege(void)' "$src/src/include/pg_version_compat.h" &&
+    sed -i '0,/^citus_have_createdb_privilege(void)/s//#define have_createdb_privilege citus_have_createdb_privilege\n&/' \
+      "$src/src/include/pg_version_compat.h"
+  (
+    cd "$src"
+    ./configure PG_CONFIG="$PG_CONFIG" --without-libcurl >"$cache/configure.log" 2>&1
+    make -j2 >"$cache/make.log" 2>&1
+    make install DESTDIR="$stage" >"$cache/install.log" 2>&1
+  ) || { echo "Citus build failed; see $cache/*.log" >&2; tail -n 30 "$cache"/*.log >&2; exit 1; }
+  "$PG_CONFIG" --pkglibdir >"$cache/pkglibdir"
+  "$PG_CONFIG" --sharedir >"$cache/sharedir"
+  touch "$cache/built"
+fi
+
+# Install the staged files into this PG_CONFIG's PostgreSQL (the private
+# relocated copy while developing, the system one in CI).
+install -d "$("$PG_CONFIG" --pkglibdir)" "$("$PG_CONFIG" --sharedir)/extension"
+cp "$stage$(cat "$cache/pkglibdir")"/*.so "$("$PG_CONFIG" --pkglibdir)/"
+cp "$stage$(cat "$cache/sharedir")"/extension/citus* "$("$PG_CONFIG" --sharedir)/extension/"
+echo "Citus $version installed into $("$PG_CONFIG" --pkglibdir)"
