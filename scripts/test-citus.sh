@@ -49,7 +49,7 @@ sql() {
 sqlstate() {
   psql -X -q -At -h 127.0.0.1 -p "${port[$1]}" -U postgres -d postgres \
     -v VERBOSITY=sqlstate -c '\set VERBOSITY sqlstate' -c "$2" 2>&1 >/dev/null |
-    grep -oE '[0-9A-Z]{5}' | head -n 1
+    grep -oE 'ERROR:  [0-9A-Z]{5}' | head -n 1 | cut -c9-
 }
 expect_sqlstate() { # expect_sqlstate NODE STATE STATEMENT
   local got

@@ -200,18 +200,6 @@ run_example_tests() {
   report "examples (examples/run-tests.sh)" "$passed" "$failed" "$status" "$log"
 }
 
-# 7. Citus: a coordinator and two workers of their own (scripts/test-citus.sh,
-# which builds Citus once into a cache outside the tree).
-run_citus_tests() {
-  local log=$logs/citus.log
-  scripts/test-citus.sh >"$log" 2>&1
-  local status=$?
-  local passed failed
-  passed=$(grep -cE '^ok [0-9]+' "$log")
-  failed=$(grep -cE '^not ok [0-9]+' "$log")
-  report "citus (scripts/test-citus.sh)" "$passed" "$failed" "$status" "$log"
-}
-
 run_unit_tests
 run_sanitized_unit_tests
 run_fuzzing
@@ -220,7 +208,6 @@ run_isolation_tests
 run_integration_tests
 run_tap_tests
 run_example_tests
-run_citus_tests
 
 echo
 if [ "$suite_failed" -ne 0 ]; then

@@ -93,7 +93,8 @@ BEGIN
         'idempotency.lookup(text, text)',
         'idempotency.release_guard(text, text, bigint)'] LOOP
         PERFORM pg_catalog.create_distributed_function(
-            client_function, distribution_arg_name => by, colocate_with => 'idempotency.guards');
+            client_function::pg_catalog.regprocedure, distribution_arg_name => by,
+            colocate_with => 'idempotency.guards'::pg_catalog.text);
     END LOOP;
 END
 $function$;
