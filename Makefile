@@ -23,13 +23,19 @@ PG_CPPFLAGS = -Isrc -isystem $(includedir_server)
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -MMD -MP
 SHLIB_LINK = -lstdc++
 
-.PHONY: test demo bench
+.PHONY: test test-versions demo bench bench-versions
 test:
 	./scripts/test.sh
+# PostgreSQL 17 and 18 from Debian's packages, in chroots (needs root).
+test-versions:
+	./scripts/test-versions.sh
 demo:
 	./scripts/demo.sh
 bench:
 	./bench/run
+# The claim and lookup workloads on PostgreSQL 17 and 18 (chroots, root).
+bench-versions:
+	./bench/versions
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)
@@ -41,6 +47,6 @@ EXTRA_CLEAN = $(OBJS:.o=.d)
 BITCODE_CXXFLAGS += -std=c++17
 # The bitcode is rebuilt whenever its object is (which knows the headers).
 $(OBJS:.o=.bc): %.bc: %.o
-else ifeq ($(filter test demo,$(MAKECMDGOALS)),)
+else ifeq ($(filter test test-versions demo bench bench-versions,$(MAKECMDGOALS)),)
 $(error pg_config not found: install postgresql-server-dev-15, or run 'make test' or 'make demo', which install what they need)
 endif

@@ -6,8 +6,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 
-scripts/install-deps.sh || exit 1
-scripts/build.sh || exit 1
+# The version matrix (scripts/test-versions.sh) runs this script inside a
+# chroot whose packages it installed itself: IDEMPOTENCY_SKIP_DEPS=1 there.
+[ "${IDEMPOTENCY_SKIP_DEPS:-0}" = 1 ] || scripts/install-deps.sh || exit 1
 source scripts/cluster.sh
 
 work=$(make_cluster_dir test)
@@ -40,6 +41,16 @@ report() {
   fi
 }
 
+# pg_regress_counts LOG: "PASSED FAILED" from pg_regress or
+# pg_isolation_regress output: "test name ... ok" up to PostgreSQL 15, TAP
+# lines ("ok 1 - name", "not ok 2 - name") from 16 on.
+pg_regress_counts() {
+  local passed failed
+  passed=$(grep -cE '^(test| ) *[a-z_]+ +\.\.\. ok|^ok [0-9]+ +- ' "$1")
+  failed=$(grep -cE '\.\.\. FAILED|^not ok [0-9]+ +- ' "$1")
+  echo "$passed $failed"
+}
+
 # ctest_counts LOG: "PASSED FAILED" from ctest's "N tests failed out of M".
 ctest_counts() {
   local line
@@ -49,6 +60,41 @@ ctest_counts() {
   else
     echo "0 0"
   fi
+}
+
+# 0. The extension's build with -Werror, installed into PostgreSQL $PG_MAJOR;
+# every other suite needs it.
+run_build() {
+  local log=$logs/build.log
+  scripts/build.sh >"$log" 2>&1
+  local status=$?
+  local passed=0 failed=0
+  if [ "$status" -eq 0 ]; then passed=1; else failed=1; fi
+  report "build (-Werror, PostgreSQL $("$PG_CONFIG" --version | awk '{print $2}'))" \
+    "$passed" "$failed" "$status" "$log"
+  return "$status"
+}
+
+# 0b. What must not compile: test/compile_fail/*.cpp each fail with the
+# static_assert named in the file, and compile once its -DBODY_IS_NOEXCEPT
+# fix is applied (so the failure is the assert, not a broken test file).
+run_compile_fail_tests() {
+  local log=$logs/compile-fail.log passed=0 failed=0 source
+  local flags=(-std=c++17 -fsyntax-only -Wall -Wextra -Werror -Isrc
+               -isystem "$("$PG_CONFIG" --includedir-server)")
+  for source in test/compile_fail/*.cpp; do
+    local refused
+    refused=$(g++ "${flags[@]}" "$source" 2>&1)
+    echo "$refused" >>"$log"
+    if grep -q 'call_pg bodies must be noexcept' <<<"$refused" &&
+      g++ "${flags[@]}" -DBODY_IS_NOEXCEPT "$source" >>"$log" 2>&1; then
+      passed=$((passed + 1))
+    else
+      echo "$source: not refused as expected" >>"$log"
+      failed=$((failed + 1))
+    fi
+  done
+  report "compile-fail (g++ -fsyntax-only)" "$passed" "$failed" 0 "$log"
 }
 
 # 1. GoogleTest: the pure C++ core, no server. (This build also compiles the
@@ -112,8 +158,7 @@ run_regression_tests() {
   local status=$?
   [ -f regression.diffs ] && cat regression.diffs >>"$log"
   local passed failed
-  passed=$(grep -cE '^(test| ) *[a-z_]+ +\.\.\. ok' "$log")
-  failed=$(grep -cE '\.\.\. FAILED' "$log")
+  read -r passed failed < <(pg_regress_counts "$log")
   report "regress (pg_regress)" "$passed" "$failed" "$status" "$log"
 }
 
@@ -135,8 +180,7 @@ run_isolation_tests() {
   local status=$?
   [ -f "$dir/output/regression.diffs" ] && cat "$dir/output/regression.diffs" >>"$log"
   local passed failed
-  passed=$(grep -cE '^(test| ) *[a-z_]+ +\.\.\. ok' "$log")
-  failed=$(grep -cE '\.\.\. FAILED' "$log")
+  read -r passed failed < <(pg_regress_counts "$log")
   # Every spec must have run.
   if [ $((passed + failed)) -ne ${#specs[@]} ]; then
     echo "expected ${#specs[@]} specs, saw $((passed + failed)) results" >>"$log"
@@ -170,12 +214,14 @@ run_integration_tests() {
 }
 
 # 5. TAP: PostgreSQL::Test::Cluster tests in test/t, run as the cluster user.
+# TESTDIR places the files up to PostgreSQL 16, TESTDATADIR/TESTLOGDIR from 17.
 run_tap_tests() {
   local log=$logs/tap.log tapdir=$work/tap
   mkdir -p "$tapdir" && [ "$(id -u)" -eq 0 ] && chown postgres: "$tapdir"
   (
     cd "$repo/test" &&
       as_cluster_user env TESTDIR="$tapdir" PGPORT= PGHOST= PGUSER= \
+        TESTDATADIR="$tapdir/tmp_check" TESTLOGDIR="$tapdir/tmp_check/log" \
         PG_REGRESS="$($PG_CONFIG --pgxs | xargs dirname)/../test/regress/pg_regress" \
         prove -v -I "$($PG_CONFIG --pgxs | xargs dirname)/../test/perl" t/*.pl
   ) >"$log" 2>&1
@@ -200,14 +246,22 @@ run_example_tests() {
   report "examples (examples/run-tests.sh)" "$passed" "$failed" "$status" "$log"
 }
 
-run_unit_tests
-run_sanitized_unit_tests
-run_fuzzing
-run_regression_tests
-run_isolation_tests
-run_integration_tests
-run_tap_tests
-run_example_tests
+# SUITES runs a subset, in this order; the version matrix runs
+# "compile-fail regress isolation integration tap". The build always runs first.
+suites=" ${SUITES:-compile-fail unit sanitize fuzz regress isolation integration tap examples} "
+selected() { [[ "$suites" == *" $1 "* ]]; }
+
+if run_build; then
+  selected compile-fail && run_compile_fail_tests
+  selected unit && run_unit_tests
+  selected sanitize && run_sanitized_unit_tests
+  selected fuzz && run_fuzzing
+  selected regress && run_regression_tests
+  selected isolation && run_isolation_tests
+  selected integration && run_integration_tests
+  selected tap && run_tap_tests
+  selected examples && run_example_tests
+fi
 
 echo
 if [ "$suite_failed" -ne 0 ]; then

@@ -1,5 +1,6 @@
 #include "pg/guard_heap.hpp"
 #include "pg/arguments.hpp"
+#include "pg/compat.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -83,7 +84,7 @@ bool fetch_by_key(Relation relation, Oid primary_key, Snapshot snapshot, text* s
                          index->rd_indcollation[0], F_TEXTEQ, PointerGetDatum(scope));
   ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
                          index->rd_indcollation[1], F_TEXTEQ, PointerGetDatum(key));
-  IndexScanDesc scan = index_beginscan(relation, index, snapshot, 2, 0);
+  IndexScanDesc scan = compat::begin_index_scan(relation, index, snapshot, 2);
   index_rescan(scan, keys, 2, nullptr, 0);
   bool found = index_getnext_slot(scan, ForwardScanDirection, slot);
   index_endscan(scan);
@@ -142,7 +143,7 @@ bool insert_guard_tuple(const GuardTable& table, const ClaimWrite& write, ItemPo
   bool inserted = false;
   for (;;) {
     CHECK_FOR_INTERRUPTS();
-    if (!ExecCheckIndexConstraints(result_relation, slot, estate, conflict, arbiters)) {
+    if (!compat::check_index_constraints(result_relation, slot, estate, conflict, arbiters)) {
       require_visible_conflict(relation, estate, conflict);
       break;
     }
@@ -150,8 +151,8 @@ bool insert_guard_tuple(const GuardTable& table, const ClaimWrite& write, ItemPo
     uint32 token = SpeculativeInsertionLockAcquire(xid);
     table_tuple_insert_speculative(relation, slot, GetCurrentCommandId(true), 0, nullptr, token);
     bool speculative_conflict = false;
-    list_free(ExecInsertIndexTuples(result_relation, slot, estate, false, true,
-                                    &speculative_conflict, arbiters));
+    list_free(compat::insert_index_tuples_speculatively(result_relation, slot, estate,
+                                                        &speculative_conflict, arbiters));
     table_tuple_complete_speculative(relation, slot, token, !speculative_conflict);
     SpeculativeInsertionLockRelease(xid);
     if (!speculative_conflict) {
@@ -205,7 +206,7 @@ uint64 delete_expired_tuples(const GuardTable& table, TimestampTz now, uint64 li
   ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_TIMESTAMPTZ_GE,
               TimestampTzGetDatum(*resume_from));
   ScanKeyInit(&keys[1], 1, BTLessEqualStrategyNumber, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now));
-  IndexScanDesc scan = index_beginscan(relation, index, snapshot, 2, 0);
+  IndexScanDesc scan = compat::begin_index_scan(relation, index, snapshot, 2);
   index_rescan(scan, keys, 2, nullptr, 0);
   TupleTableSlot* slot = table_slot_create(relation, nullptr);
   CommandId command = GetCurrentCommandId(true);

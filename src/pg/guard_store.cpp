@@ -80,7 +80,7 @@ void bind_claim(const ClaimWrite& write, Datum* values, char* nulls) {
 
 void use_statements(GuardStoreSession& session) {
   if (session.statements_connected) return;
-  call_pg([] { connect_spi(); });
+  call_pg([]() noexcept { connect_spi(); });
   session.statements_connected = true;
 }
 
@@ -88,7 +88,7 @@ GuardStoreSession open_guard_store(Statements statements, LOCKMODE lock) {
   GuardStoreSession session;
   session.caller_context = CurrentMemoryContext;
   GetUserIdAndSecContext(&session.saved_user, &session.saved_security_context);
-  session.table = call_pg([&] { return &guard_table(lock); });
+  session.table = call_pg([&]() noexcept { return &guard_table(lock); });
   SetUserIdAndSecContext(session.table->owner, session.saved_security_context |
                                                    SECURITY_LOCAL_USERID_CHANGE |
                                                    SECURITY_RESTRICTED_OPERATION);
@@ -97,7 +97,7 @@ GuardStoreSession open_guard_store(Statements statements, LOCKMODE lock) {
 }
 
 void close_guard_store(const GuardStoreSession& session) {
-  if (session.statements_connected) call_pg([] { SPI_finish(); });
+  if (session.statements_connected) call_pg([]() noexcept { SPI_finish(); });
   SetUserIdAndSecContext(session.saved_user, session.saved_security_context);
 }
 
@@ -106,12 +106,13 @@ GuardRow read_guard(GuardStoreSession& session, text* scope, text* key, OutcomeC
   GuardRow row;
   const GuardTable& table = *session.table;
   if (table.direct_reads) {
-    call_pg(
-        [&] { fetch_guard(table, scope, key, location, outcome, session.caller_context, &row); });
+    call_pg([&]() noexcept {
+      fetch_guard(table, scope, key, location, outcome, session.caller_context, &row);
+    });
     return row;
   }
   use_statements(session);
-  call_pg([&] {
+  call_pg([&]() noexcept {
     Datum values[2] = {PointerGetDatum(scope), PointerGetDatum(key)};
     if (execute_prepared(read_statement, values, "  ") == 0) return;
     Datum columns[kGuardColumnCount];
@@ -126,10 +127,10 @@ bool insert_guard(GuardStoreSession& session, const ClaimWrite& write, ItemPoint
   ItemPointerSetInvalid(conflict);
   const GuardTable& table = *session.table;
   if (table.direct_writes) {
-    return call_pg([&] { return insert_guard_tuple(table, write, conflict); });
+    return call_pg([&]() noexcept { return insert_guard_tuple(table, write, conflict); });
   }
   use_statements(session);
-  return call_pg([&] {
+  return call_pg([&]() noexcept {
     Datum values[7];
     char nulls[8] = "       ";
     bind_claim(write, values, nulls);
@@ -140,7 +141,7 @@ bool insert_guard(GuardStoreSession& session, const ClaimWrite& write, ItemPoint
 bool take_over_guard(GuardStoreSession& session, const ClaimWrite& write,
                      const core::StoredGuard& seen) {
   use_statements(session);
-  return call_pg([&] {
+  return call_pg([&]() noexcept {
     Datum values[10];
     char nulls[11] = "          ";
     bind_claim(write, values, nulls);
@@ -155,7 +156,7 @@ bool take_over_guard(GuardStoreSession& session, const ClaimWrite& write,
 bool complete_guard(text* scope, text* key, core::GuardStatus status, Jsonb* outcome,
                     std::optional<std::int64_t> claim_token, TimestampTz now) {
   std::string_view status_text = core::status_name(status);
-  return call_pg([&] {
+  return call_pg([&]() noexcept {
     Datum values[6] = {
         PointerGetDatum(scope),
         PointerGetDatum(key),
@@ -172,7 +173,7 @@ bool complete_guard(text* scope, text* key, core::GuardStatus status, Jsonb* out
 
 bool delete_pending_guard(text* scope, text* key, std::optional<std::int64_t> claim_token,
                           TimestampTz now) {
-  return call_pg([&] {
+  return call_pg([&]() noexcept {
     Datum values[4] = {PointerGetDatum(scope), PointerGetDatum(key), TimestampTzGetDatum(now),
                        Int64GetDatum(claim_token.value_or(0))};
     char nulls[5] = "    ";

@@ -27,9 +27,11 @@ struct GuardTable {
   Oid owner = InvalidOid;
   Oid primary_key = InvalidOid;
   Oid expiry_index = InvalidOid;  // the btree on (expires_at), if it is there
-  // True unless rows must be read through SQL: row security is forced on
-  // an owner without BYPASSRLS, or the citus extension is installed (a
-  // distributed table's rows are in its shards, not in the local heap).
+  // True unless rows must be read through SQL: the table is not a heap
+  // table, its primary key is not the btree on (scope, key) with collation
+  // "C" the extension created, row security is forced on an owner without
+  // BYPASSRLS, or the citus extension is installed (a distributed table's
+  // rows are in its shards, not in the local heap).
   // CREATE EXTENSION citus sends no invalidation: sessions older than it
   // keep this until the table's next one (docs/scaling.md).
   bool direct_reads = false;

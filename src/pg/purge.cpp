@@ -48,7 +48,7 @@ PreparedStatement redate_statement{
 }  // namespace
 
 uint64 purge_expired_batch(TimestampTz now, int batch_size, PurgeProgress& progress) {
-  return call_pg([&] {
+  return call_pg([&]() noexcept {
     const GuardTable& table = guard_table(RowExclusiveLock);
     if (table.direct_writes && OidIsValid(table.expiry_index)) {
       return delete_expired_tuples(table, now, static_cast<uint64>(batch_size),
@@ -67,7 +67,7 @@ uint64 purge_expired_batch(TimestampTz now, int batch_size, PurgeProgress& progr
 
 uint64 redate_scope_batch(text* scope, Interval* ttl, TimestampTz cutoff, TimestampTz now,
                           int batch_size) {
-  return call_pg([&] {
+  return call_pg([&]() noexcept {
     Datum values[5] = {PointerGetDatum(scope), IntervalPGetDatum(ttl), TimestampTzGetDatum(now),
                        Int32GetDatum(batch_size), TimestampTzGetDatum(cutoff)};
     return execute_prepared(redate_statement, values, "     ");

@@ -41,7 +41,7 @@ PreparedStatement insert_statement{
 void load_restrictions() {
   begin_reload(scope_access_table);
   try {
-    call_pg([] {
+    call_pg([]() noexcept {
       restrictions = nullptr;
       restriction_count = 0;
       // The latest snapshot: under REPEATABLE READ the transaction's own one
@@ -76,11 +76,11 @@ namespace {
 // Whether `role`'s restrictions (those of every role it has the privileges
 // of; none: unrestricted) allow `scope`.
 bool role_may_use(Oid role, std::string_view scope) {
-  if (call_pg([&] { return superuser_arg(role); })) return true;
+  if (call_pg([&]() noexcept { return superuser_arg(role); })) return true;
   std::vector<std::string_view> patterns;
   for (int index = 0; index < restriction_count; ++index) {
     Oid restricted = restrictions[index].role;
-    if (call_pg([&] { return has_privs_of_role(role, restricted); })) {
+    if (call_pg([&]() noexcept { return has_privs_of_role(role, restricted); })) {
       patterns.emplace_back(restrictions[index].pattern);
     }
   }
@@ -88,7 +88,7 @@ bool role_may_use(Oid role, std::string_view scope) {
 }
 
 void refuse(Oid role, std::string_view scope) {
-  const char* role_name = call_pg([&] { return GetUserNameFromId(role, true); });
+  const char* role_name = call_pg([&]() noexcept { return GetUserNameFromId(role, true); });
   throw core::scope_denied_error(role_name == nullptr ? "?" : role_name, scope);
 }
 
@@ -106,7 +106,7 @@ void require_scope_access(const GuardStoreSession& session, std::string_view sco
 }
 
 void replace_scope_patterns(Oid role, ArrayType* patterns) {
-  call_pg([&] {
+  call_pg([&]() noexcept {
     Datum role_value[1] = {ObjectIdGetDatum(role)};
     execute_prepared(delete_statement, role_value, " ");
     Datum values[2] = {ObjectIdGetDatum(role), PointerGetDatum(patterns)};
@@ -115,7 +115,7 @@ void replace_scope_patterns(Oid role, ArrayType* patterns) {
 }
 
 bool remove_scope_patterns(Oid role) {
-  return call_pg([&] {
+  return call_pg([&]() noexcept {
     Datum values[1] = {ObjectIdGetDatum(role)};
     return execute_prepared(delete_statement, values, " ") > 0;
   });

@@ -36,7 +36,7 @@ void watch(TableWatch& table) {
 }  // namespace
 
 void begin_reload(TableWatch& table) {
-  call_pg([&] {
+  call_pg([&]() noexcept {
     watch(table);
     table.current = true;  // before reading: a concurrent change clears it
     table.relation =

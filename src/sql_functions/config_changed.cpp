@@ -18,6 +18,7 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_config_changed) {
                            "idempotency.config_changed() must be called as a trigger");
   }
   auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
-  call_pg([&] { CacheInvalidateRelcacheByRelid(RelationGetRelid(trigger->tg_relation)); });
+  call_pg(
+      [&]() noexcept { CacheInvalidateRelcacheByRelid(RelationGetRelid(trigger->tg_relation)); });
   return PointerGetDatum(nullptr);
 }

@@ -18,7 +18,7 @@ namespace {
 // jsonb equality, so key order and white space do not make a retry "different".
 bool same_outcome(Jsonb* stored, Jsonb* requested) {
   if (stored == nullptr || requested == nullptr) return stored == requested;
-  return call_pg([&] {
+  return call_pg([&]() noexcept {
     return DatumGetBool(
         DirectFunctionCall2(jsonb_eq, PointerGetDatum(stored), PointerGetDatum(requested)));
   });

@@ -19,7 +19,7 @@ void require_patterns(ArrayType* patterns) {
   Datum* elements = nullptr;
   bool* nulls = nullptr;
   int count = 0;
-  call_pg([&] {
+  call_pg([&]() noexcept {
     deconstruct_array(patterns, TEXTOID, -1, false, TYPALIGN_INT, &elements, &nulls, &count);
   });
   if (count == 0) {
@@ -44,7 +44,7 @@ Oid role_argument(FunctionCallInfo fcinfo) {
 IDEMPOTENCY_SQL_FUNCTION(idempotency_restrict_scopes) {
   Oid role = role_argument(fcinfo);
   core::require_not_null("patterns", PG_ARGISNULL(1));
-  ArrayType* patterns = call_pg([&] { return PG_GETARG_ARRAYTYPE_P(1); });
+  ArrayType* patterns = call_pg([&]() noexcept { return PG_GETARG_ARRAYTYPE_P(1); });
   require_patterns(patterns);
   require_writable("restrict scopes");
   GuardStoreSession session = open_guard_store();

@@ -48,7 +48,7 @@ struct WorkerTracking {
 // indexes (they need pg_class): it scans the shared catalog, as the
 // autovacuum launcher does.
 bool database_exists(const char* name) {
-  return call_pg([&] {
+  return call_pg([&]() noexcept {
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
     (void)GetTransactionSnapshot();

@@ -43,13 +43,13 @@ int slot_index = -1;
 void clear_slot_pid(int /*code*/, Datum /*argument*/) { set_worker_pid(slot_index, 0); }
 
 bool extension_installed() {
-  return call_pg([] { return OidIsValid(get_extension_oid("idempotency", true)); });
+  return call_pg([]() noexcept { return OidIsValid(get_extension_oid("idempotency", true)); });
 }
 
 // lock_timeout for this transaction only; statement timeout armed by hand,
 // because SPI statements are not client statements and do not arm it.
 void arm_batch_timeouts() {
-  call_pg([] {
+  call_pg([]() noexcept {
     char value[32];
     snprintf(value, sizeof value, "%d", purge_lock_timeout_ms);
     set_config_option("lock_timeout", value, PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0,
@@ -61,7 +61,7 @@ void arm_batch_timeouts() {
 }
 
 void disarm_batch_timeouts() {
-  call_pg([] { disable_timeout(STATEMENT_TIMEOUT, false); });
+  call_pg([]() noexcept { disable_timeout(STATEMENT_TIMEOUT, false); });
 }
 
 enum class RunResult { kDone, kNoExtension, kFailed };
