@@ -9,4 +9,81 @@
 
 -- == Part 3: guardrails (heartbeats, limits, fingerprints) ==
 
+-- extend_lease(): the owner of a pending guard pushes its lease forward.
+CREATE FUNCTION idempotency.extend_lease(scope pg_catalog.text, key pg_catalog.text,
+                                         claim_token pg_catalog.int8,
+                                         lease pg_catalog.interval)
+RETURNS pg_catalog.timestamptz
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'idempotency_extend_lease';
+REVOKE ALL ON FUNCTION idempotency.extend_lease(pg_catalog.text, pg_catalog.text, pg_catalog.int8,
+                                                pg_catalog.interval) FROM PUBLIC;
+
 -- == Part 4: Citus ==
+
+-- == Grants: one list of client functions, and the new ones for old clients ==
+
+-- The client functions grant_client() and revoke_client() grant and revoke,
+-- listed once.
+CREATE FUNCTION idempotency.client_functions()
+RETURNS pg_catalog.text
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT 'idempotency.claim_guard(text, text, interval, text, interval),'
+           ' idempotency.claim_or_lookup(text, text, interval, text, interval),'
+           ' idempotency.record_outcome(text, text, text, jsonb, int8),'
+           ' idempotency.lookup(text, text),'
+           ' idempotency.release_guard(text, text, int8),'
+           ' idempotency.extend_lease(text, text, int8, interval)'
+$$;
+REVOKE ALL ON FUNCTION idempotency.client_functions() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION idempotency.grant_client(role pg_catalog.regrole)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA idempotency TO %s', role);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', idempotency.client_functions(), role);
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION idempotency.revoke_client(role pg_catalog.regrole)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+BEGIN
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %s', idempotency.client_functions(), role);
+    EXECUTE format('REVOKE USAGE ON SCHEMA idempotency FROM %s', role);
+END
+$function$;
+
+-- Roles that could claim (grant_client, or a DBA's own GRANT) may call the
+-- client functions new in 1.2, with the same grant option. The grants are
+-- made as the DBA's would be, not as the extension's own (regrant_execute,
+-- as in the 1.0 -> 1.1 update), so pg_dump keeps dumping them.
+CREATE FUNCTION idempotency.regrant_execute(function pg_catalog.regprocedure,
+                                            grantee pg_catalog.oid,
+                                            grantable pg_catalog.bool)
+RETURNS void
+LANGUAGE c STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'idempotency_regrant_execute';
+REVOKE ALL ON FUNCTION idempotency.regrant_execute(pg_catalog.regprocedure, pg_catalog.oid,
+                                                   pg_catalog.bool) FROM PUBLIC;
+
+SELECT idempotency.regrant_execute(
+           'idempotency.extend_lease(pg_catalog.text, pg_catalog.text, pg_catalog.int8,'
+           ' pg_catalog.interval)'::pg_catalog.regprocedure,
+           a.grantee, a.is_grantable)
+  FROM pg_catalog.pg_proc AS p,
+       LATERAL pg_catalog.aclexplode(p.proacl) AS a
+ WHERE p.oid OPERATOR(pg_catalog.=)
+       'idempotency.claim_guard(pg_catalog.text, pg_catalog.text, pg_catalog.interval,'
+       ' pg_catalog.text, pg_catalog.interval)'::pg_catalog.regprocedure
+   AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
+   AND a.grantee OPERATOR(pg_catalog.<>) p.proowner;
+
+DROP FUNCTION idempotency.regrant_execute(pg_catalog.regprocedure, pg_catalog.oid,
+                                          pg_catalog.bool);

@@ -136,6 +136,42 @@ class Reply:
     error: Optional[str] = None
 
 
+class Heartbeat:
+    """Keeps a claim's lease running while its owner works: extend_lease()
+    every `every` seconds, from a connection of its own. `lost` is set when
+    the guard is no longer this owner's (IK004: taken over; IK002: gone)."""
+
+    def __init__(self, connect, scope, key, claim_token, lease, every):
+        self._connect = connect
+        self._beat = (scope, key, claim_token, lease)
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.beats = 0
+        self.lost = False
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self):
+        with self._connect() as conn:
+            while not self._stop.wait(self._every):
+                try:
+                    conn.execute("SELECT idempotency.extend_lease(%s, %s, %s, %s)", self._beat)
+                    self.beats += 1
+                except psycopg.Error as error:
+                    if error.sqlstate in ("IK002", "IK004"):
+                        self.lost = True
+                        return
+                    # Anything else (a lost connection, a timeout): the next
+                    # beat tries again while the lease still runs.
+
+
 class PaymentService:
     """pay() charges a request at most once per idempotency key.
 
@@ -144,23 +180,28 @@ class PaymentService:
     and may be taken over; the new owner then asks the provider first whether
     the old owner's charge went through, and the old owner, if it was only
     slow, gets IK004 when it records and stops.
+
+    heartbeat: with a lease, seconds between extend_lease() calls while the
+    provider is called, so a slow but live owner keeps its claim and the lease
+    can be short (a dead owner's key is free again a lease later).
     """
 
-    def __init__(self, connect, provider, scope="payments", lease=None,
+    def __init__(self, connect, provider, scope="payments", lease=None, heartbeat=None,
                  pending_wait=10.0, poll_interval=0.02, after_charge=None):
         self.connect = connect
         self.provider = provider
         self.scope = scope
         self.lease = lease
+        self.heartbeat = heartbeat
         self.pending_wait = pending_wait
         self.poll_interval = poll_interval
         self.after_charge = after_charge  # test hook: called after the provider answered
         self.counts = Counter()  # events, for the tests and the curious
         self._counts_lock = threading.Lock()
 
-    def _count(self, event):
+    def _count(self, event, times=1):
         with self._counts_lock:
-            self.counts[event] += 1
+            self.counts[event] += times
 
     def _retrying(self, conn, sql, params):
         """One statement in its own transaction, run again on 40001/40P01/55P03."""
@@ -212,7 +253,7 @@ class PaymentService:
                     time.sleep(self.poll_interval)
                     continue
                 self._count("claimed")
-                result = self._charge(key, request)
+                result = self._charge_alive(key, request, claim_token)
                 if result is None:
                     # Known not charged: give the key back so this or a later
                     # attempt can claim it again.
@@ -221,6 +262,16 @@ class PaymentService:
                     continue
                 status, outcome = result
                 return self._record(conn, key, status, outcome, claim_token)
+
+    def _charge_alive(self, key, request, claim_token):
+        """_charge, heartbeating the claim's lease meanwhile if asked to."""
+        if self.lease is None or self.heartbeat is None:
+            return self._charge(key, request)
+        with Heartbeat(self.connect, self.scope, key, claim_token, self.lease,
+                       self.heartbeat) as heartbeat:
+            result = self._charge(key, request)
+        self._count("heartbeats", heartbeat.beats)
+        return result
 
     def _charge(self, key, request):
         """(status, outcome), or None when the provider surely did not charge."""

@@ -24,6 +24,21 @@ GuardError no_live_guard_error(std::string_view scope, std::string_view key) {
                     "Claim the guard first; a guard that expired may have been claimed again.");
 }
 
+GuardError no_live_guard_to_extend_error(std::string_view scope, std::string_view key) {
+  return GuardError(SqlState::kNoLiveGuard, "no live guard to extend the lease of",
+                    "There is no unexpired guard for " + guard_detail(scope, key) + ".",
+                    "A guard that expired or was released is no longer yours: stop the work, "
+                    "or claim the key again.");
+}
+
+GuardError lease_of_completed_error(std::string_view scope, std::string_view key) {
+  return GuardError(SqlState::kOutcomeAlreadyRecorded,
+                    "cannot extend the lease of a guard whose outcome is recorded",
+                    "The guard for " + guard_detail(scope, key) + " is completed.",
+                    "Only pending guards have leases; stop heartbeating once the outcome is "
+                    "recorded.");
+}
+
 GuardError conflicting_outcome_error(std::string_view scope, std::string_view key) {
   return GuardError(SqlState::kOutcomeAlreadyRecorded,
                     "a different outcome is already recorded for this guard",

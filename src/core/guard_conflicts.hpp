@@ -11,6 +11,8 @@ namespace idempotency::core {
 
 GuardError key_reused_error(std::string_view scope, std::string_view key);
 GuardError no_live_guard_error(std::string_view scope, std::string_view key);
+GuardError no_live_guard_to_extend_error(std::string_view scope, std::string_view key);
+GuardError lease_of_completed_error(std::string_view scope, std::string_view key);
 GuardError conflicting_outcome_error(std::string_view scope, std::string_view key);
 GuardError release_completed_error(std::string_view scope, std::string_view key);
 GuardError stale_claim_token_error(std::string_view scope, std::string_view key);

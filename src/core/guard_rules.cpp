@@ -38,12 +38,12 @@ RecordDecision decide_record(const std::optional<StoredGuard>& existing,
   return RecordDecision::kConflictingOutcome;
 }
 
-ReleaseDecision decide_release(const std::optional<StoredGuard>& existing,
-                               std::optional<std::int64_t> claim_token, Instant now) {
-  if (!existing || !is_live(*existing, now)) return ReleaseDecision::kNothingToRelease;
-  if (token_mismatch(*existing, claim_token)) return ReleaseDecision::kStaleClaimToken;
-  if (existing->status != GuardStatus::kPending) return ReleaseDecision::kOutcomeRecorded;
-  return ReleaseDecision::kRetry;
+OwnerDecision decide_owner_write(const std::optional<StoredGuard>& existing,
+                                 std::optional<std::int64_t> claim_token, Instant now) {
+  if (!existing || !is_live(*existing, now)) return OwnerDecision::kNoLiveGuard;
+  if (token_mismatch(*existing, claim_token)) return OwnerDecision::kStaleClaimToken;
+  if (existing->status != GuardStatus::kPending) return OwnerDecision::kOutcomeRecorded;
+  return OwnerDecision::kRetry;
 }
 
 std::int64_t claim_token_from_random(std::uint64_t random_bits) {

@@ -49,15 +49,17 @@ RecordDecision decide_record(const std::optional<StoredGuard>& existing,
                              std::optional<std::int64_t> claim_token, GuardStatus requested_status,
                              bool same_outcome, Instant now);
 
-enum class ReleaseDecision {
-  kNothingToRelease,  // no live guard
-  kStaleClaimToken,   // the guard belongs to another claim now
-  kOutcomeRecorded,   // completed guards are never released
-  kRetry,             // still pending: the conditional delete raced, try again
+// What a write by the owner of a pending guard does: release_guard()
+// deleting it, extend_lease() pushing its lease forward.
+enum class OwnerDecision {
+  kNoLiveGuard,      // no live guard
+  kStaleClaimToken,  // the guard belongs to another claim now
+  kOutcomeRecorded,  // completed guards are never released, their leases never extended
+  kRetry,            // still pending: the conditional write raced, try again
 };
 
-ReleaseDecision decide_release(const std::optional<StoredGuard>& existing,
-                               std::optional<std::int64_t> claim_token, Instant now);
+OwnerDecision decide_owner_write(const std::optional<StoredGuard>& existing,
+                                 std::optional<std::int64_t> claim_token, Instant now);
 
 // How often a claim re-reads and retries after its conditional write lost a
 // race. Each retry needs a concurrent commit on the same key, so a handful is

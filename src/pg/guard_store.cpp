@@ -59,6 +59,15 @@ PreparedStatement delete_pending_statement{
     4,
     {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID}};
 
+PreparedStatement extend_lease_statement{
+    "UPDATE idempotency.guards AS g SET lease_expires_at = $5"
+    " WHERE " SAME_GUARD
+    " AND g.status OPERATOR(pg_catalog.=) 'pending'"
+    " AND g.expires_at OPERATOR(pg_catalog.>) $4"
+    " AND g.claim_token OPERATOR(pg_catalog.=) $3",
+    5,
+    {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}};
+
 #undef SAME_GUARD
 
 Datum nullable(const void* pointer) { return PointerGetDatum(pointer); }
@@ -179,6 +188,15 @@ bool delete_pending_guard(text* scope, text* key, std::optional<std::int64_t> cl
     char nulls[5] = "    ";
     if (!claim_token) nulls[3] = 'n';
     return execute_prepared(delete_pending_statement, values, nulls) == 1;
+  });
+}
+
+bool extend_pending_lease(text* scope, text* key, std::int64_t claim_token, TimestampTz now,
+                          TimestampTz lease_expires_at) {
+  return call_pg([&]() noexcept {
+    Datum values[5] = {PointerGetDatum(scope), PointerGetDatum(key), Int64GetDatum(claim_token),
+                       TimestampTzGetDatum(now), TimestampTzGetDatum(lease_expires_at)};
+    return execute_prepared(extend_lease_statement, values, nullptr) == 1;
   });
 }
 

@@ -84,4 +84,9 @@ bool complete_guard(text* scope, text* key, core::GuardStatus status, Jsonb* out
 bool delete_pending_guard(text* scope, text* key, std::optional<std::int64_t> claim_token,
                           TimestampTz now);
 
+// Sets the lease of the live pending guard claimed with `claim_token` to
+// expire at `lease_expires_at`. False when no such guard exists.
+bool extend_pending_lease(text* scope, text* key, std::int64_t claim_token, TimestampTz now,
+                          TimestampTz lease_expires_at);
+
 }  // namespace idempotency::pg

@@ -28,15 +28,15 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_release_guard) {
     GuardRow existing = read_guard(session, guard_key.scope, guard_key.key, OutcomeColumn::kSkip);
     std::optional<core::StoredGuard> stored;
     if (existing.found) stored = existing.guard;
-    switch (core::decide_release(stored, claim_token, now)) {
-      case core::ReleaseDecision::kNothingToRelease:
+    switch (core::decide_owner_write(stored, claim_token, now)) {
+      case core::OwnerDecision::kNoLiveGuard:
         close_guard_store(session);
         return BoolGetDatum(false);
-      case core::ReleaseDecision::kStaleClaimToken:
+      case core::OwnerDecision::kStaleClaimToken:
         throw core::stale_claim_token_error(guard_key.scope_view, guard_key.key_view);
-      case core::ReleaseDecision::kOutcomeRecorded:
+      case core::OwnerDecision::kOutcomeRecorded:
         throw core::release_completed_error(guard_key.scope_view, guard_key.key_view);
-      case core::ReleaseDecision::kRetry:
+      case core::OwnerDecision::kRetry:
         break;
     }
   }

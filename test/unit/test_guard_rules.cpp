@@ -381,63 +381,63 @@ TEST(DecideRecord, DifferentStatusAndDifferentOutcomeIsConflicting) {
             RecordDecision::kConflictingOutcome);
 }
 
-// --- decide_release -----------------------------------------------------
+// --- decide_owner_write -----------------------------------------------------
 
-TEST(DecideRelease, NoGuardIsNothingToRelease) {
-  EXPECT_EQ(decide_release(std::nullopt, kToken, kNow), ReleaseDecision::kNothingToRelease);
-  EXPECT_EQ(decide_release(std::nullopt, std::nullopt, kNow), ReleaseDecision::kNothingToRelease);
+TEST(DecideOwnerWrite, NoGuardIsNoLiveGuard) {
+  EXPECT_EQ(decide_owner_write(std::nullopt, kToken, kNow), OwnerDecision::kNoLiveGuard);
+  EXPECT_EQ(decide_owner_write(std::nullopt, std::nullopt, kNow), OwnerDecision::kNoLiveGuard);
 }
 
-TEST(DecideRelease, ExpiredGuardIsNothingToRelease) {
+TEST(DecideOwnerWrite, ExpiredGuardIsNoLiveGuard) {
   for (GuardStatus status : kAllStatuses) {
-    EXPECT_EQ(decide_release(expired_guard(status), kToken, kNow),
-              ReleaseDecision::kNothingToRelease);
+    EXPECT_EQ(decide_owner_write(expired_guard(status), kToken, kNow), OwnerDecision::kNoLiveGuard);
   }
 }
 
-TEST(DecideRelease, ExactlyAtExpiryIsNothingToRelease) {
+TEST(DecideOwnerWrite, ExactlyAtExpiryIsNoLiveGuard) {
   StoredGuard guard = live_guard(GuardStatus::kPending);
   guard.expires_at = kNow;
-  EXPECT_EQ(decide_release(guard, kToken, kNow), ReleaseDecision::kNothingToRelease);
+  EXPECT_EQ(decide_owner_write(guard, kToken, kNow), OwnerDecision::kNoLiveGuard);
   guard.expires_at = kNow + 1;
-  EXPECT_EQ(decide_release(guard, kToken, kNow), ReleaseDecision::kRetry);
+  EXPECT_EQ(decide_owner_write(guard, kToken, kNow), OwnerDecision::kRetry);
 }
 
-TEST(DecideRelease, NoLiveGuardTakesPrecedenceOverTokenMismatch) {
+TEST(DecideOwnerWrite, NoLiveGuardTakesPrecedenceOverTokenMismatch) {
   for (GuardStatus status : kAllStatuses) {
-    EXPECT_EQ(decide_release(expired_guard(status), kOtherToken, kNow),
-              ReleaseDecision::kNothingToRelease);
+    EXPECT_EQ(decide_owner_write(expired_guard(status), kOtherToken, kNow),
+              OwnerDecision::kNoLiveGuard);
   }
 }
 
-TEST(DecideRelease, TokenMismatchIsStaleClaimToken) {
-  EXPECT_EQ(decide_release(live_guard(GuardStatus::kPending), kOtherToken, kNow),
-            ReleaseDecision::kStaleClaimToken);
+TEST(DecideOwnerWrite, TokenMismatchIsStaleClaimToken) {
+  EXPECT_EQ(decide_owner_write(live_guard(GuardStatus::kPending), kOtherToken, kNow),
+            OwnerDecision::kStaleClaimToken);
 }
 
-TEST(DecideRelease, TokenMismatchTakesPrecedenceOverStatus) {
+TEST(DecideOwnerWrite, TokenMismatchTakesPrecedenceOverStatus) {
   for (GuardStatus status : kCompletedStatuses) {
-    EXPECT_EQ(decide_release(live_guard(status), kOtherToken, kNow),
-              ReleaseDecision::kStaleClaimToken);
+    EXPECT_EQ(decide_owner_write(live_guard(status), kOtherToken, kNow),
+              OwnerDecision::kStaleClaimToken);
   }
 }
 
-TEST(DecideRelease, CompletedGuardIsOutcomeRecorded) {
+TEST(DecideOwnerWrite, CompletedGuardIsOutcomeRecorded) {
   for (GuardStatus status : kCompletedStatuses) {
-    EXPECT_EQ(decide_release(live_guard(status), kToken, kNow), ReleaseDecision::kOutcomeRecorded);
-    EXPECT_EQ(decide_release(live_guard(status), std::nullopt, kNow),
-              ReleaseDecision::kOutcomeRecorded);
+    EXPECT_EQ(decide_owner_write(live_guard(status), kToken, kNow),
+              OwnerDecision::kOutcomeRecorded);
+    EXPECT_EQ(decide_owner_write(live_guard(status), std::nullopt, kNow),
+              OwnerDecision::kOutcomeRecorded);
   }
 }
 
-TEST(DecideRelease, PendingWithMatchingTokenIsRetry) {
-  EXPECT_EQ(decide_release(live_guard(GuardStatus::kPending), kToken, kNow),
-            ReleaseDecision::kRetry);
+TEST(DecideOwnerWrite, PendingWithMatchingTokenIsRetry) {
+  EXPECT_EQ(decide_owner_write(live_guard(GuardStatus::kPending), kToken, kNow),
+            OwnerDecision::kRetry);
 }
 
-TEST(DecideRelease, PendingWithoutTokenIsRetry) {
-  EXPECT_EQ(decide_release(live_guard(GuardStatus::kPending), std::nullopt, kNow),
-            ReleaseDecision::kRetry);
+TEST(DecideOwnerWrite, PendingWithoutTokenIsRetry) {
+  EXPECT_EQ(decide_owner_write(live_guard(GuardStatus::kPending), std::nullopt, kNow),
+            OwnerDecision::kRetry);
 }
 
 // --- kMaxWriteAttempts --------------------------------------------------
