@@ -19,6 +19,15 @@ AS 'MODULE_PATHNAME', 'idempotency_extend_lease';
 REVOKE ALL ON FUNCTION idempotency.extend_lease(pg_catalog.text, pg_catalog.text, pg_catalog.int8,
                                                 pg_catalog.interval) FROM PUBLIC;
 
+-- fingerprint(): sha256 (hex) of a JSON value's canonical text, or of the
+-- parts JSON Pointers select. A pure function: any role with USAGE on the
+-- schema may call it, and it may be used in expressions and indexes.
+CREATE FUNCTION idempotency.fingerprint(payload pg_catalog.jsonb,
+                                        paths pg_catalog.text[] DEFAULT NULL)
+RETURNS pg_catalog.text
+LANGUAGE c IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'idempotency_fingerprint';
+
 -- == Part 4: Citus ==
 
 -- == Grants: one list of client functions, and the new ones for old clients ==

@@ -11,10 +11,17 @@ std::string guard_detail(std::string_view scope, std::string_view key) {
 
 }  // namespace
 
-GuardError key_reused_error(std::string_view scope, std::string_view key) {
+GuardError key_reused_error(std::string_view scope, std::string_view key,
+                            std::string_view claimed_at, GuardStatus status) {
+  // When and in which state: a support engineer tells a client's bug (a key
+  // reused days later) from a retry whose request changed.
+  std::string state = status == GuardStatus::kPending
+                          ? "is still pending (no outcome recorded yet)"
+                          : "has its outcome recorded as " + std::string(status_name(status));
   return GuardError(SqlState::kKeyReused, "idempotency key reused for a different request",
-                    "The live guard for " + guard_detail(scope, key) +
-                        " was claimed with a different fingerprint.",
+                    "The live guard for " + guard_detail(scope, key) + " was claimed at " +
+                        std::string(claimed_at) + " with a different fingerprint, and " + state +
+                        ".",
                     "Use a new key for a new request; reuse a key only to retry the same request.");
 }
 

@@ -34,6 +34,21 @@ Datum text_datum(std::string_view value) {
   });
 }
 
+TextArrayElements text_array_elements(ArrayType* array) {
+  TextArrayElements result;
+  call_pg([&]() noexcept {
+    deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &result.elements, &result.nulls,
+                      &result.count);
+  });
+  return result;
+}
+
+const char* timestamp_text(TimestampTz instant) {
+  return call_pg([&]() noexcept {
+    return DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(instant)));
+  });
+}
+
 TimestampTz add_interval(TimestampTz now, Interval* duration) {
   return call_pg([&]() noexcept {
     return DatumGetTimestampTz(DirectFunctionCall2(

@@ -133,7 +133,8 @@ ClaimResult claim(FunctionCallInfo fcinfo, OutcomeColumn outcome) {
           return result;
         }
         case core::ClaimDecision::kKeyReused:
-          throw core::key_reused_error(guard_key.scope_view, guard_key.key_view);
+          throw core::key_reused_error(guard_key.scope_view, guard_key.key_view,
+                                       timestamp_text(existing.claimed_at), existing.guard.status);
         case core::ClaimDecision::kTakeOver:
           won = take_over_guard(session, write, existing.guard);
           break;
