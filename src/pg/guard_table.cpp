@@ -1,5 +1,6 @@
 #include "pg/guard_table.hpp"
 #include "pg/compat.hpp"
+#include "pg/settings.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -98,6 +99,7 @@ bool is_created_primary_key(Oid primary_key) {
 // Why rows must be read through SQL, or nullptr when they may be read
 // straight from the heap and primary key.
 const char* reason_for_sql_reads(Relation relation, Oid primary_key) {
+  if (!direct_access) return "idempotency.direct_access is off";
   if (relation->rd_rel->relkind != RELKIND_RELATION) return "it is not a plain table";
   if (relation->rd_rel->relam != HEAP_TABLE_AM_OID) return "its access method is not heap";
   if (!OidIsValid(primary_key)) return "it has no immediate primary key";
@@ -199,6 +201,11 @@ void load(LOCKMODE lock) {
 }
 
 }  // namespace
+
+void forget_guard_table() noexcept {
+  cache_valid = false;
+  ++invalidations;
+}
 
 const GuardTable& guard_table(LOCKMODE lock) {
   // Lock first: acquiring the lock takes the invalidations of every change

@@ -49,4 +49,8 @@ struct GuardTable {
 // not exist: call inside call_pg.
 const GuardTable& guard_table(LOCKMODE lock);
 
+// Makes the next guard_table() reload the description (a setting that
+// decides the path changed). Never raises.
+void forget_guard_table() noexcept;
+
 }  // namespace idempotency::pg
