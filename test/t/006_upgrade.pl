@@ -91,6 +91,16 @@ is($node->safe_psql('upgraded', q{SELECT has_function_privilege('reporting',
      'idempotency.lookup(text, text)', 'EXECUTE WITH GRANT OPTION')}), 't',
    'the grant option is kept');
 
+# 1.2's new client function goes to the roles that could claim, and only to them.
+my $token = $node->safe_psql('upgraded',
+  q{SELECT claim_token FROM idempotency.guards WHERE scope = 'payments' AND key = 'k-16'});
+is($node->safe_psql('upgraded', qq{SET ROLE app;
+  SELECT idempotency.extend_lease('payments', 'k-16', $token, '1 minute') IS NOT NULL}), 't',
+   'grant_client role: extend_lease works after the update');
+is($node->safe_psql('upgraded', q{SELECT has_function_privilege('reporting',
+     'idempotency.extend_lease(text, text, bigint, interval)', 'EXECUTE')}), 'f',
+   'a role that could only look up gets no extend_lease');
+
 # A dump of the upgraded database restores with the client grants.
 my $dump = $node->basedir . '/upgraded.dump';
 $node->command_ok(['pg_dump', '-Fc', '-d', $node->connstr('upgraded'), '-f', $dump], 'pg_dump');
@@ -103,6 +113,9 @@ is($node->safe_psql('restored', q{SET ROLE app;
 is($node->safe_psql('restored', q{SET ROLE reporting;
   SELECT status FROM idempotency.lookup('payments', 'k-15')}), 'pending',
    'restored: the DBA\'s own grant is kept');
+is($node->safe_psql('restored', q{SELECT has_function_privilege('app',
+     'idempotency.extend_lease(text, text, bigint, interval)', 'EXECUTE')}), 't',
+   'restored: the grant of extend_lease made by the update is kept');
 
 # regrant_execute() was the update script's own helper, and is gone.
 is($node->safe_psql('upgraded',
