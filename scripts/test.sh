@@ -35,6 +35,8 @@ report() {
   if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
     suite_failed=$((suite_failed + 1))
     echo "FAIL  $suite: $passed passed, $failed failed (log follows)"
+    # The failed checks first (TAP's "not ok" with its diagnostics), then the end of the log.
+    grep -E -A8 '^not ok [0-9]+' "$log" | head -n 80
     tail -n 150 "$log"
   else
     echo "ok    $suite: $passed passed"

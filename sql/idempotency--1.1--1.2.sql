@@ -5,6 +5,28 @@
 
 -- == Part 1: batch claims, waits for the first answer, retry-safe claims ==
 
+-- claim_guards(scope, keys, ...): one row per key, in input order, with what
+-- claim_or_lookup() would answer for it in the same transaction.
+CREATE TYPE idempotency.batch_claim_state AS (
+    ord          pg_catalog.int4,
+    key          pg_catalog.text,
+    claimed      pg_catalog.bool,
+    claim_token  pg_catalog.int8,
+    status       pg_catalog.text,
+    outcome      pg_catalog.jsonb,
+    claimed_at   pg_catalog.timestamptz,
+    completed_at pg_catalog.timestamptz,
+    expires_at   pg_catalog.timestamptz
+);
+
+CREATE FUNCTION idempotency.claim_guards(
+    scope pg_catalog.text, keys pg_catalog.text[], ttl pg_catalog.interval DEFAULT NULL,
+    fingerprints pg_catalog.text[] DEFAULT NULL, lease pg_catalog.interval DEFAULT NULL)
+RETURNS SETOF idempotency.batch_claim_state
+LANGUAGE c VOLATILE ROWS 100
+AS 'MODULE_PATHNAME', 'idempotency_claim_guards';
+REVOKE ALL ON FUNCTION idempotency.claim_guards(pg_catalog.text, pg_catalog.text[], pg_catalog.interval, pg_catalog.text[], pg_catalog.interval) FROM PUBLIC;
+
 -- == Part 2: event counters ==
 
 -- == Part 3: guardrails (heartbeats, limits, fingerprints) ==
@@ -40,6 +62,7 @@ LANGUAGE sql IMMUTABLE
 AS $$
     SELECT 'idempotency.claim_guard(text, text, interval, text, interval),'
            ' idempotency.claim_or_lookup(text, text, interval, text, interval),'
+           ' idempotency.claim_guards(text, text[], interval, text[], interval),'
            ' idempotency.record_outcome(text, text, text, jsonb, int8),'
            ' idempotency.lookup(text, text),'
            ' idempotency.release_guard(text, text, int8),'
@@ -70,9 +93,11 @@ END
 $function$;
 
 -- Roles that could claim (grant_client, or a DBA's own GRANT) may call the
--- client functions new in 1.2, with the same grant option. The grants are
--- made as the DBA's would be, not as the extension's own (regrant_execute,
--- as in the 1.0 -> 1.1 update), so pg_dump keeps dumping them.
+-- client functions new in 1.2, with the same grant option: extend_lease
+-- whoever could call claim_guard, claim_guards whoever could call
+-- claim_or_lookup. The grants are made as the DBA's would be, not as the
+-- extension's own (regrant_execute, as in the 1.0 -> 1.1 update), so
+-- pg_dump keeps dumping them.
 CREATE FUNCTION idempotency.regrant_execute(function pg_catalog.regprocedure,
                                             grantee pg_catalog.oid,
                                             grantable pg_catalog.bool)
@@ -90,6 +115,18 @@ SELECT idempotency.regrant_execute(
        LATERAL pg_catalog.aclexplode(p.proacl) AS a
  WHERE p.oid OPERATOR(pg_catalog.=)
        'idempotency.claim_guard(pg_catalog.text, pg_catalog.text, pg_catalog.interval,'
+       ' pg_catalog.text, pg_catalog.interval)'::pg_catalog.regprocedure
+   AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
+   AND a.grantee OPERATOR(pg_catalog.<>) p.proowner;
+
+SELECT idempotency.regrant_execute(
+           'idempotency.claim_guards(pg_catalog.text, pg_catalog.text[], pg_catalog.interval,'
+           ' pg_catalog.text[], pg_catalog.interval)'::pg_catalog.regprocedure,
+           a.grantee, a.is_grantable)
+  FROM pg_catalog.pg_proc AS p,
+       LATERAL pg_catalog.aclexplode(p.proacl) AS a
+ WHERE p.oid OPERATOR(pg_catalog.=)
+       'idempotency.claim_or_lookup(pg_catalog.text, pg_catalog.text, pg_catalog.interval,'
        ' pg_catalog.text, pg_catalog.interval)'::pg_catalog.regprocedure
    AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
    AND a.grantee OPERATOR(pg_catalog.<>) p.proowner;

@@ -39,7 +39,9 @@ SECONDS = env_int("BENCH_SECONDS", 6)
 ROUNDS = max(1, env_int("BENCH_ROUNDS", 3))
 CLIENTS = [int(c) for c in env_words("BENCH_CLIENTS", "1 8")]
 SYNCS = env_words("BENCH_SYNC", "off on")
-WORKLOADS = set(env_words("BENCH_WORKLOADS", "1 2 3 4 5 6 7"))
+WORKLOADS = set(env_words("BENCH_WORKLOADS", "1 2 3 4 5 6 7 8"))
+BATCH_KEYS = 100
+BATCH_CLIENTS = [int(c) for c in env_words("BENCH_BATCH_CLIENTS", "8")]
 PRELOAD_ROWS = env_int("BENCH_PRELOAD_ROWS", 100_000)
 SCALE_ROWS = env_int("BENCH_SCALE_ROWS", 10_000_000)
 SCALE_SMALL_ROWS = env_int("BENCH_SCALE_SMALL_ROWS", 10_000)
@@ -163,9 +165,9 @@ def pgbench(script, clients, sync, db="postgres", variables=None, tag="run"):
 redis_rates = {}
 
 
-def redis_benchmark(port, clients, requests):
+def redis_benchmark(port, clients, requests, pipeline=1):
     command = ["redis-benchmark", "-h", HOST, "-p", str(port), "-c", str(clients), "-n",
-               str(requests), "-r", "2000000000", "--csv",
+               str(requests), "-r", "2000000000", "-P", str(pipeline), "--csv",
                "SET", "key:__rand_int__", "v", "NX", "EX", "3600"]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
@@ -179,20 +181,20 @@ def redis_benchmark(port, clients, requests):
             "seconds": elapsed}
 
 
-def redis_run(mode, clients):
+def redis_run(mode, clients, pipeline=1):
     """redis-benchmark counts requests, not time: size the run from a short
     calibration so that it lasts about SECONDS."""
     port = REDIS_PORTS[mode]
-    key = (mode, clients)
+    key = (mode, clients, pipeline)
     if key not in redis_rates:
         requests = 500
         while True:
-            trial = redis_benchmark(port, clients, requests)
+            trial = redis_benchmark(port, clients, requests, pipeline)
             if trial["seconds"] >= 1.0 or requests >= 10_000_000:
                 break
             requests = int(requests * max(2.0, 1.5 / max(trial["seconds"], 0.01)))
         redis_rates[key] = trial["tps"]
-    run = redis_benchmark(port, clients, max(1000, int(redis_rates[key] * SECONDS)))
+    run = redis_benchmark(port, clients, max(1000, int(redis_rates[key] * SECONDS)), pipeline)
     redis_rates[key] = run["tps"]
     return run
 
@@ -205,8 +207,11 @@ class Contender:
     the baseline of its group (same workload, group, clients and sync)."""
 
     def __init__(self, name, script=None, redis=None, db="postgres", variables=None,
-                 baseline=False, group=None):
+                 baseline=False, group=None, keys_per_call=1):
         self.name, self.script, self.redis, self.db = name, script, redis, db
+        # A batch contender's "tps" is reported in keys/s: calls/s times this
+        # for pgbench; redis-benchmark pipelines this many commands.
+        self.keys_per_call = keys_per_call
         self.variables = variables or {}
         self.baseline, self.group = baseline, group
 
@@ -233,12 +238,13 @@ def run_one(workload, contender, clients, sync, round_number, before=None):
     if before:
         variables.update(before(contender, clients, sync, round_number, run_counter) or {})
     if contender.redis:
-        measured = redis_run(contender.redis, clients)
+        measured = redis_run(contender.redis, clients, contender.keys_per_call)
         sync = {"fast": "off", "durable": "on"}[contender.redis]
     else:
         checkpoint(contender.db)
         measured = pgbench(contender.script, clients, sync, contender.db, variables,
                            tag=f"r{run_counter}")
+        measured["tps"] *= contender.keys_per_call
     extra = {}
     if "pool" in variables and measured["max_per_client"] > int(variables["pool"]):
         extra["note"] = "pool of pending guards ran out: later calls hit completed guards"
@@ -268,6 +274,7 @@ W4 = "4. record_outcome"
 W5 = "5. lookup"
 W6 = "6. scale"
 W7 = "7. purge"
+W8 = "8. batch claims, 100 new keys a call (keys/s)"
 
 
 def reset_tables(db="postgres"):
@@ -288,6 +295,24 @@ def workload_claim_new():
                 redis]
 
     interleave(W1, contenders)
+
+
+def workload_batch_claims():
+    log(f"workload {W8}")
+    reset_tables()
+    psql("VACUUM ANALYZE idempotency.guards; VACUUM ANALYZE bench_raw.guards;")
+
+    def contenders(sync):
+        redis = Contender("Redis SET NX EX pipelined 100, no persistence", redis="fast",
+                          keys_per_call=BATCH_KEYS) if sync == "off" else \
+            Contender("Redis SET NX EX pipelined 100, appendfsync always", redis="durable",
+                      keys_per_call=BATCH_KEYS)
+        return [Contender("claim_guards()", "claim_guards_100.sql", keys_per_call=BATCH_KEYS),
+                Contender("raw INSERT ... SELECT ON CONFLICT", "raw_insert_batch_100.sql",
+                          baseline=True, keys_per_call=BATCH_KEYS),
+                redis]
+
+    interleave(W8, contenders, clients_list=BATCH_CLIENTS)
 
 
 def preload_completed():
@@ -619,6 +644,8 @@ def main():
         workload_scale()
     if "7" in WORKLOADS:
         workload_purge()
+    if "8" in WORKLOADS:
+        workload_batch_claims()
     results["meta"]["loadavg_end"] = os.getloadavg()
     busy, steal, total = (b - a for a, b in zip(CPU_AT_START, cpu_times()))
     if total:

@@ -74,4 +74,23 @@ void require_outcome_size(std::size_t size_bytes, std::size_t limit_bytes) {
   }
 }
 
+void require_batch_size(std::size_t count) {
+  if (count > kMaxBatchKeys) {
+    throw GuardError(
+        SqlState::kProgramLimitExceeded,
+        "too many keys: " + std::to_string(count) + ", the limit is " +
+            std::to_string(kMaxBatchKeys) + " a call",
+        {}, "Split the batch into calls of at most " + std::to_string(kMaxBatchKeys) + " keys.");
+  }
+}
+
+void require_batch_length(std::string_view argument, std::size_t length, std::size_t keys) {
+  if (length != keys) {
+    throw GuardError(SqlState::kInvalidParameterValue,
+                     std::string(argument) + " has " + std::to_string(length) + " entries for " +
+                         std::to_string(keys) + " keys",
+                     {}, "Give one entry per key, in the same order (NULL for none).");
+  }
+}
+
 }  // namespace idempotency::core

@@ -19,6 +19,11 @@ constexpr std::size_t kMaxIdentifierBytes = 255;
 // only stops whole request bodies from being stored by mistake.
 constexpr std::size_t kMaxFingerprintBytes = 1024;
 
+// claim_guards() takes at most this many keys a call: enough to amortise
+// the round trip (bench: 100 a call), small enough that one call's row locks
+// and result stay modest.
+constexpr std::size_t kMaxBatchKeys = 1000;
+
 // `argument` names the SQL argument in the message, e.g. "scope".
 void require_identifier(std::string_view argument, std::optional<std::string_view> value);
 
@@ -33,6 +38,12 @@ GuardStatus require_outcome_status(std::optional<std::string_view> status);
 
 // `size_bytes` is the stored size of the outcome; `limit_bytes` the setting.
 void require_outcome_size(std::size_t size_bytes, std::size_t limit_bytes);
+
+// A batch of `count` keys: at most kMaxBatchKeys (54000).
+void require_batch_size(std::size_t count);
+
+// `argument` (e.g. "fingerprints") must have one entry per key (22023).
+void require_batch_length(std::string_view argument, std::size_t length, std::size_t keys);
 
 // For arguments that have no meaning as NULL (e.g. apply_to_existing).
 void require_not_null(std::string_view argument, bool is_null);

@@ -82,6 +82,16 @@ is($node->safe_psql('upgraded', q{SET ROLE app;
 is($node->safe_psql('upgraded', q{SET ROLE reporting;
   SELECT status FROM idempotency.lookup('payments', 'k-15')}), 'pending',
    'a DBA\'s own grant of lookup is kept');
+# 1.2: claim_guards() goes to whoever may call claim_or_lookup.
+is($node->safe_psql('upgraded', q{SET ROLE app;
+  SELECT string_agg(claimed::text || '/' || coalesce(outcome->>'n', '-'), ',' ORDER BY ord)
+    FROM idempotency.claim_guards('payments', ARRAY['k-4', 'k-15', 'k-21'])}),
+   'false/4,false/-,true/-', 'grant_client role: claim_guards works after the update');
+$node->psql('upgraded', q{SET ROLE reporting;
+  SELECT * FROM idempotency.claim_guards('payments', ARRAY['k-22'])},
+  stdout => \$stdout, stderr => \$stderr);
+like($stderr, qr/permission denied for function claim_guards/,
+   'claim_guards is not granted to a role without claim_or_lookup');
 $node->psql('upgraded', q{SET ROLE reporting;
   SELECT * FROM idempotency.claim_or_lookup('payments', 'k-5')},
   stdout => \$stdout, stderr => \$stderr);
@@ -116,6 +126,9 @@ is($node->safe_psql('restored', q{SET ROLE reporting;
 is($node->safe_psql('restored', q{SELECT has_function_privilege('app',
      'idempotency.extend_lease(text, text, bigint, interval)', 'EXECUTE')}), 't',
    'restored: the grant of extend_lease made by the update is kept');
+is($node->safe_psql('restored', q{SET ROLE app;
+  SELECT claimed FROM idempotency.claim_guards('payments', ARRAY['k-23'])}), 't',
+   'restored: the grant_client role may still call claim_guards');
 
 # regrant_execute() was the update script's own helper, and is gone.
 is($node->safe_psql('upgraded',

@@ -1,0 +1,102 @@
+#include "pg/guard_claim.hpp"
+#include "core/guard_conflicts.hpp"
+#include "core/input_validation.hpp"
+#include "pg/arguments.hpp"
+#include "pg/retention_cache.hpp"
+#include "pg/server_state.hpp"
+#include "pg/settings.hpp"
+
+namespace idempotency::pg {
+namespace {
+
+// Sets the claim's times as of `now`.
+void stamp(ClaimWrite& write, ClaimDurations& durations, TimestampTz now) {
+  write.now = now;
+  write.expires_at = add_interval(now, &durations.ttl);
+  write.lease_expires_at.reset();
+  if (durations.lease) write.lease_expires_at = add_interval(now, &*durations.lease);
+}
+
+// A claim that waited (for a competitor's transaction, or a row lock) longer
+// than this has its times stamped again from the moment it won the guard.
+constexpr TimestampTz kRestampAfterMicroseconds = 1000;
+
+// The insert or takeover may have waited for a competitor that then rolled
+// back. The guard's ttl and lease run from when it was won, not from when the
+// call began, or the wait would eat into them and a second claimer could take
+// over a lease that has barely started.
+void stamp_when_won(GuardStoreSession& session, ClaimWrite& write, ClaimDurations& durations) {
+  TimestampTz won_at = current_instant();
+  if (won_at - write.now <= kRestampAfterMicroseconds) return;
+  core::StoredGuard ours;
+  ours.status = core::GuardStatus::kPending;
+  ours.claim_token = write.claim_token;
+  ours.expires_at = write.expires_at;
+  stamp(write, durations, won_at);
+  // Our own uncommitted row: nobody else can have changed it.
+  if (!take_over_guard(session, write, ours)) {
+    throw std::logic_error("could not stamp a guard this claim holds");
+  }
+}
+
+}  // namespace
+
+void require_claim_durations(Interval* ttl, Interval* lease) {
+  TimestampTz now = current_instant();
+  if (ttl != nullptr) core::require_positive_duration("ttl", now, add_interval(now, ttl));
+  if (lease != nullptr) core::require_positive_duration("lease", now, add_interval(now, lease));
+}
+
+ClaimDurations resolve_durations(Interval* ttl, Interval* lease, std::string_view scope) {
+  ClaimDurations durations;
+  if (ttl != nullptr) {
+    durations.ttl = *ttl;
+  } else if (std::optional<Interval> policy = retention_policy_ttl(scope)) {
+    durations.ttl = *policy;
+  } else {
+    durations.ttl = default_ttl_interval();
+  }
+  if (lease != nullptr) durations.lease = *lease;
+  return durations;
+}
+
+ClaimResult claim_key(GuardStoreSession& session, ClaimWrite& write, ClaimDurations& durations,
+                      OutcomeColumn outcome) {
+  std::string_view scope = *text_view(write.scope);
+  std::string_view key = *text_view(write.key);
+  stamp(write, durations, current_instant());
+  for (int attempt = 0; attempt < core::kMaxWriteAttempts; ++attempt) {
+    ItemPointerData conflict;
+    bool won = insert_guard(session, write, &conflict);
+    if (!won) {
+      GuardRow existing = read_guard(session, write.scope, write.key, outcome, &conflict);
+      if (!existing.found) continue;               // deleted since the insert saw it
+      stamp(write, durations, current_instant());  // the insert may have waited
+      switch (core::decide_claim(existing.guard, text_view(write.fingerprint), write.now)) {
+        case core::ClaimDecision::kAlreadyClaimed: {
+          ClaimResult result;
+          result.existing = existing;
+          return result;
+        }
+        case core::ClaimDecision::kKeyReused:
+          throw core::key_reused_error(scope, key, timestamp_text(existing.claimed_at),
+                                       existing.guard.status);
+        case core::ClaimDecision::kTakeOver:
+          won = take_over_guard(session, write, existing.guard);
+          break;
+      }
+    }
+    if (won) {
+      stamp_when_won(session, write, durations);
+      ClaimResult result;
+      result.claimed = true;
+      result.claim_token = write.claim_token;
+      result.claimed_at = write.now;
+      result.expires_at = write.expires_at;
+      return result;
+    }
+  }
+  throw core::write_retries_exhausted_error(scope, key);
+}
+
+}  // namespace idempotency::pg
