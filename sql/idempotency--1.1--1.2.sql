@@ -107,27 +107,19 @@ AS 'MODULE_PATHNAME', 'idempotency_regrant_execute';
 REVOKE ALL ON FUNCTION idempotency.regrant_execute(pg_catalog.regprocedure, pg_catalog.oid,
                                                    pg_catalog.bool) FROM PUBLIC;
 
-SELECT idempotency.regrant_execute(
-           'idempotency.extend_lease(pg_catalog.text, pg_catalog.text, pg_catalog.int8,'
-           ' pg_catalog.interval)'::pg_catalog.regprocedure,
-           a.grantee, a.is_grantable)
-  FROM pg_catalog.pg_proc AS p,
+SELECT idempotency.regrant_execute(n.new_function, a.grantee, a.is_grantable)
+  FROM (VALUES ('idempotency.extend_lease(pg_catalog.text, pg_catalog.text, pg_catalog.int8,'
+                ' pg_catalog.interval)'::pg_catalog.regprocedure,
+                'idempotency.claim_guard(pg_catalog.text, pg_catalog.text, pg_catalog.interval,'
+                ' pg_catalog.text, pg_catalog.interval)'::pg_catalog.regprocedure),
+               ('idempotency.claim_guards(pg_catalog.text, pg_catalog.text[], pg_catalog.interval,'
+                ' pg_catalog.text[], pg_catalog.interval)'::pg_catalog.regprocedure,
+                'idempotency.claim_or_lookup(pg_catalog.text, pg_catalog.text, pg_catalog.interval,'
+                ' pg_catalog.text, pg_catalog.interval)'::pg_catalog.regprocedure))
+       AS n(new_function, granted_like),
+       pg_catalog.pg_proc AS p,
        LATERAL pg_catalog.aclexplode(p.proacl) AS a
- WHERE p.oid OPERATOR(pg_catalog.=)
-       'idempotency.claim_guard(pg_catalog.text, pg_catalog.text, pg_catalog.interval,'
-       ' pg_catalog.text, pg_catalog.interval)'::pg_catalog.regprocedure
-   AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
-   AND a.grantee OPERATOR(pg_catalog.<>) p.proowner;
-
-SELECT idempotency.regrant_execute(
-           'idempotency.claim_guards(pg_catalog.text, pg_catalog.text[], pg_catalog.interval,'
-           ' pg_catalog.text[], pg_catalog.interval)'::pg_catalog.regprocedure,
-           a.grantee, a.is_grantable)
-  FROM pg_catalog.pg_proc AS p,
-       LATERAL pg_catalog.aclexplode(p.proacl) AS a
- WHERE p.oid OPERATOR(pg_catalog.=)
-       'idempotency.claim_or_lookup(pg_catalog.text, pg_catalog.text, pg_catalog.interval,'
-       ' pg_catalog.text, pg_catalog.interval)'::pg_catalog.regprocedure
+ WHERE p.oid OPERATOR(pg_catalog.=) n.granted_like
    AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
    AND a.grantee OPERATOR(pg_catalog.<>) p.proowner;
 

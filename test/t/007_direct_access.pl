@@ -24,16 +24,24 @@ $node->safe_psql('postgres', q{
 });
 
 # Runs $sql, returns its output and the extension's statements (by their
-# first words) that auto_explain logged meanwhile.
+# first words) that auto_explain logged for that session (by its PID: the
+# purge worker's own statements are not this test's).
 sub run_and_audit
 {
-	my ($sql, %options) = @_;
+	my ($sql) = @_;
 	my $offset = -s $node->logfile;
-	my $output = $node->safe_psql('postgres', $sql, %options);
+	my ($pid, @output) = split /\n/, $node->safe_psql('postgres', "SELECT pg_backend_pid();$sql");
 	my $log = slurp_file($node->logfile, $offset);
-	my @statements = $log =~
-	  /Query Text: (?:WITH deleted AS \(\s*)?((?:INSERT INTO|UPDATE|DELETE FROM) idempotency\.guards|SELECT g\.scope, g\.key)/g;
-	return ($output, \@statements);
+	my @statements;
+	# A log entry starts with the timestamp and [pid]; auto_explain's plan
+	# continues on the lines after it.
+	for my $entry (split /\n(?=\d{4}-\d\d-\d\d )/, $log)
+	{
+		next unless $entry =~ /^\S+ \S+ \S+ \[$pid\]/;
+		push @statements, $entry =~
+		  /Query Text: (?:WITH deleted AS \(\s*)?((?:INSERT INTO|UPDATE|DELETE FROM) idempotency\.guards|SELECT g\.scope, g\.key)/g;
+	}
+	return (join("\n", @output), \@statements);
 }
 
 my $claims = q{
