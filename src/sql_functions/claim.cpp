@@ -14,6 +14,7 @@
 #include "pg/result_rows.hpp"
 #include "pg/retention_cache.hpp"
 #include "pg/scope_access.hpp"
+#include "pg/scope_table.hpp"
 #include "pg/server_state.hpp"
 #include "pg/settings.hpp"
 
@@ -104,6 +105,17 @@ void stamp_when_won(GuardStoreSession& session, ClaimWrite& write, ClaimDuration
   }
 }
 
+// A claim refused by a live guard: a retry absorbed when it is completed
+// (and replayed when claim_or_lookup returns its outcome), else in progress.
+void count_refusal(std::string_view scope, const GuardRow& existing, OutcomeColumn outcome) {
+  if (existing.guard.status == core::GuardStatus::kPending) {
+    count_event(scope, core::GuardEvent::kRefusedPending);
+    return;
+  }
+  count_event(scope, core::GuardEvent::kRefusedCompleted);
+  if (outcome == OutcomeColumn::kCopy) count_event(scope, core::GuardEvent::kReplayed);
+}
+
 ClaimResult claim(FunctionCallInfo fcinfo, OutcomeColumn outcome) {
   GuardKey guard_key = guard_key_arguments(fcinfo);
   ClaimArguments arguments = claim_arguments(fcinfo);
@@ -121,21 +133,30 @@ ClaimResult claim(FunctionCallInfo fcinfo, OutcomeColumn outcome) {
   for (int attempt = 0; attempt < core::kMaxWriteAttempts; ++attempt) {
     ItemPointerData conflict;
     bool won = insert_guard(session, write, &conflict);
-    if (!won) {
+    if (won) {
+      count_event(guard_key.scope_view, core::GuardEvent::kClaimedNew);
+    } else {
       GuardRow existing = read_guard(session, write.scope, write.key, outcome, &conflict);
       if (!existing.found) continue;               // deleted since the insert saw it
       stamp(write, durations, current_instant());  // the insert may have waited
       switch (core::decide_claim(existing.guard, text_view(write.fingerprint), write.now)) {
         case core::ClaimDecision::kAlreadyClaimed: {
+          count_refusal(guard_key.scope_view, existing, outcome);
           close_guard_store(session);
           ClaimResult result;
           result.existing = existing;
           return result;
         }
         case core::ClaimDecision::kKeyReused:
+          count_event(guard_key.scope_view, core::GuardEvent::kKeyReused);
           throw core::key_reused_error(guard_key.scope_view, guard_key.key_view);
         case core::ClaimDecision::kTakeOver:
           won = take_over_guard(session, write, existing.guard);
+          if (won) {
+            count_event(guard_key.scope_view, core::is_live(existing.guard, write.now)
+                                                  ? core::GuardEvent::kClaimedAfterLease
+                                                  : core::GuardEvent::kClaimedAfterExpiry);
+          }
           break;
       }
     }
