@@ -91,6 +91,18 @@ RESET ROLE;
 SELECT idempotency.revoke_client('ctr_client');
 DROP ROLE ctr_client;
 
+-- grant_admin lets a DBA role read every row and reset counters.
+CREATE ROLE ctr_admin;
+SELECT idempotency.grant_admin('ctr_admin');
+SET ROLE ctr_admin;
+SELECT count(*) > 2 AS sees_all FROM idempotency.counters;
+SELECT idempotency.reset_counters('ctr-lease');
+RESET ROLE;
+SELECT scope, lease FROM ctr WHERE scope = 'ctr-lease';
+SELECT idempotency.revoke_admin('ctr_admin');
+REVOKE USAGE ON SCHEMA idempotency FROM ctr_admin;
+DROP ROLE ctr_admin;
+
 -- reset_counters: one scope, an unknown scope, then everything.
 SELECT idempotency.reset_counters('ctr-new'), idempotency.reset_counters('ctr-unknown');
 SELECT scope, new FROM ctr WHERE scope IN ('ctr-new', 'ctr-expiry') ORDER BY scope;
