@@ -29,6 +29,38 @@ REVOKE ALL ON FUNCTION idempotency.claim_guards(pg_catalog.text, pg_catalog.text
 
 -- == Part 2: event counters ==
 
+-- One row per scope of this database that has had an event since the server
+-- started (or since the counters file was loaded), plus the database's
+-- 'unscoped' row (purges) and the server's 'overflow' row (scopes past
+-- idempotency.max_tracked_scopes). Counts are not transactional: an event
+-- counts when it happens, whether or not its transaction commits.
+CREATE FUNCTION idempotency.counters_rows()
+RETURNS TABLE (scope pg_catalog.text, kind pg_catalog.text, since pg_catalog.timestamptz,
+    claimed_new pg_catalog.int8, claimed_after_expiry pg_catalog.int8, claimed_after_lease pg_catalog.int8,
+    refused_pending pg_catalog.int8, refused_completed pg_catalog.int8, replayed pg_catalog.int8,
+    key_reused pg_catalog.int8, no_live_guard pg_catalog.int8, outcome_already_recorded pg_catalog.int8,
+    stale_owner_fenced pg_catalog.int8, succeeded pg_catalog.int8, failed pg_catalog.int8,
+    released pg_catalog.int8, purged_by_worker pg_catalog.int8, purged_by_hand pg_catalog.int8)
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'idempotency_counters_rows';
+REVOKE ALL ON FUNCTION idempotency.counters_rows() FROM PUBLIC;
+
+CREATE VIEW idempotency.counters AS
+    SELECT c.* FROM idempotency.counters_rows() AS c;
+
+-- reset_counters(scope): zeroes one scope's counters, or (NULL) all of this
+-- database's and the overflow row. Returns false for a scope with no row.
+CREATE FUNCTION idempotency.reset_counters(scope pg_catalog.text DEFAULT NULL)
+RETURNS pg_catalog.bool
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'idempotency_reset_counters';
+REVOKE ALL ON FUNCTION idempotency.reset_counters(text) FROM PUBLIC;
+
+-- Admins read every scope's counters and may reset them. Clients
+-- (grant_client) call counters_rows() and so read the view, which filters
+-- the rows of scope-restricted roles; the view itself needs no grant.
+GRANT SELECT ON idempotency.counters TO PUBLIC;
+
 -- == Part 3: guardrails (heartbeats, limits, fingerprints) ==
 
 -- extend_lease(): the owner of a pending guard pushes its lease forward.
@@ -52,7 +84,7 @@ AS 'MODULE_PATHNAME', 'idempotency_fingerprint';
 
 -- == Part 4: Citus ==
 
--- == Grants: one list of client functions, and the new ones for old clients ==
+-- == Grants: one list of client and one of admin functions, and the new ones for old roles ==
 
 -- The client functions grant_client() and revoke_client() grant and revoke,
 -- listed once.
@@ -66,9 +98,52 @@ AS $$
            ' idempotency.record_outcome(text, text, text, jsonb, int8),'
            ' idempotency.lookup(text, text),'
            ' idempotency.release_guard(text, text, int8),'
-           ' idempotency.extend_lease(text, text, int8, interval)'
+           ' idempotency.extend_lease(text, text, int8, interval),'
+           ' idempotency.counters_rows()'
 $$;
 REVOKE ALL ON FUNCTION idempotency.client_functions() FROM PUBLIC;
+
+-- The DBA functions grant_admin() and revoke_admin() grant and revoke (and,
+-- with them, SELECT on the tables and views listed there), listed once.
+CREATE FUNCTION idempotency.admin_functions()
+RETURNS pg_catalog.text
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT 'idempotency.set_retention(text, interval, boolean),'
+           ' idempotency.drop_retention(text),'
+           ' idempotency.purge_expired(integer, bigint),'
+           ' idempotency.restrict_scopes(regrole, text[]),'
+           ' idempotency.unrestrict_scopes(regrole),'
+           ' idempotency.worker_status(),'
+           ' idempotency.counters_rows(),'
+           ' idempotency.reset_counters(text)'
+$$;
+REVOKE ALL ON FUNCTION idempotency.admin_functions() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION idempotency.grant_admin(role pg_catalog.regrole)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA idempotency TO %s', role);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', idempotency.admin_functions(), role);
+    EXECUTE format('GRANT SELECT ON idempotency.stats, idempotency.retention_policies,'
+                   ' idempotency.scope_access TO %s', role);
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION idempotency.revoke_admin(role pg_catalog.regrole)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+BEGIN
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %s', idempotency.admin_functions(), role);
+    EXECUTE format('REVOKE SELECT ON idempotency.stats, idempotency.retention_policies,'
+                   ' idempotency.scope_access FROM %s', role);
+END
+$function$;
 
 CREATE OR REPLACE FUNCTION idempotency.grant_client(role pg_catalog.regrole)
 RETURNS void
@@ -93,11 +168,12 @@ END
 $function$;
 
 -- Roles that could claim (grant_client, or a DBA's own GRANT) may call the
--- client functions new in 1.2, with the same grant option: extend_lease
--- whoever could call claim_guard, claim_guards whoever could call
--- claim_or_lookup. The grants are made as the DBA's would be, not as the
--- extension's own (regrant_execute, as in the 1.0 -> 1.1 update), so
--- pg_dump keeps dumping them.
+-- client functions new in 1.2, with the same grant option: extend_lease and
+-- counters_rows whoever could call claim_guard, claim_guards whoever could
+-- call claim_or_lookup; and the admin functions new in 1.2 (counters_rows,
+-- reset_counters) whoever could call set_retention. The grants are made as
+-- the DBA's would be, not as the extension's own (regrant_execute, as in the
+-- 1.0 -> 1.1 update), so pg_dump keeps dumping them.
 CREATE FUNCTION idempotency.regrant_execute(function pg_catalog.regprocedure,
                                             grantee pg_catalog.oid,
                                             grantable pg_catalog.bool)
@@ -112,6 +188,15 @@ SELECT idempotency.regrant_execute(n.new_function, a.grantee, a.is_grantable)
                 ' pg_catalog.interval)'::pg_catalog.regprocedure,
                 'idempotency.claim_guard(pg_catalog.text, pg_catalog.text, pg_catalog.interval,'
                 ' pg_catalog.text, pg_catalog.interval)'::pg_catalog.regprocedure),
+               ('idempotency.counters_rows()'::pg_catalog.regprocedure,
+                'idempotency.claim_guard(pg_catalog.text, pg_catalog.text, pg_catalog.interval,'
+                ' pg_catalog.text, pg_catalog.interval)'::pg_catalog.regprocedure),
+               ('idempotency.counters_rows()'::pg_catalog.regprocedure,
+                'idempotency.set_retention(pg_catalog.text, pg_catalog.interval,'
+                ' pg_catalog.bool)'::pg_catalog.regprocedure),
+               ('idempotency.reset_counters(pg_catalog.text)'::pg_catalog.regprocedure,
+                'idempotency.set_retention(pg_catalog.text, pg_catalog.interval,'
+                ' pg_catalog.bool)'::pg_catalog.regprocedure),
                ('idempotency.claim_guards(pg_catalog.text, pg_catalog.text[], pg_catalog.interval,'
                 ' pg_catalog.text[], pg_catalog.interval)'::pg_catalog.regprocedure,
                 'idempotency.claim_or_lookup(pg_catalog.text, pg_catalog.text, pg_catalog.interval,'

@@ -3,6 +3,7 @@
 #include "core/input_validation.hpp"
 #include "pg/arguments.hpp"
 #include "pg/retention_cache.hpp"
+#include "pg/scope_table.hpp"
 #include "pg/server_state.hpp"
 #include "pg/settings.hpp"
 
@@ -19,7 +20,9 @@ void stamp(ClaimWrite& write, ClaimDurations& durations, TimestampTz now) {
 
 // A claim that waited (for a competitor's transaction, or a row lock) longer
 // than this has its times stamped again from the moment it won the guard.
-constexpr TimestampTz kRestampAfterMicroseconds = 1000;
+// Shorter delays (a busy CPU, not a wait) cost the lease less than the
+// re-stamping UPDATE would cost the claim.
+constexpr TimestampTz kRestampAfterMicroseconds = 50 * 1000;
 
 // The insert or takeover may have waited for a competitor that then rolled
 // back. The guard's ttl and lease run from when it was won, not from when the
@@ -37,6 +40,17 @@ void stamp_when_won(GuardStoreSession& session, ClaimWrite& write, ClaimDuration
   if (!take_over_guard(session, write, ours)) {
     throw std::logic_error("could not stamp a guard this claim holds");
   }
+}
+
+// A claim refused by a live guard: a retry absorbed when it is completed
+// (and replayed when the call returns its outcome), else in progress.
+void count_refusal(std::string_view scope, const GuardRow& existing, OutcomeColumn outcome) {
+  if (existing.guard.status == core::GuardStatus::kPending) {
+    count_event(scope, core::GuardEvent::kRefusedPending);
+    return;
+  }
+  count_event(scope, core::GuardEvent::kRefusedCompleted);
+  if (outcome == OutcomeColumn::kCopy) count_event(scope, core::GuardEvent::kReplayed);
 }
 
 }  // namespace
@@ -68,21 +82,30 @@ ClaimResult claim_key(GuardStoreSession& session, ClaimWrite& write, ClaimDurati
   for (int attempt = 0; attempt < core::kMaxWriteAttempts; ++attempt) {
     ItemPointerData conflict;
     bool won = insert_guard(session, write, &conflict);
-    if (!won) {
+    if (won) {
+      count_event(scope, core::GuardEvent::kClaimedNew);
+    } else {
       GuardRow existing = read_guard(session, write.scope, write.key, outcome, &conflict);
       if (!existing.found) continue;               // deleted since the insert saw it
       stamp(write, durations, current_instant());  // the insert may have waited
       switch (core::decide_claim(existing.guard, text_view(write.fingerprint), write.now)) {
         case core::ClaimDecision::kAlreadyClaimed: {
+          count_refusal(scope, existing, outcome);
           ClaimResult result;
           result.existing = existing;
           return result;
         }
         case core::ClaimDecision::kKeyReused:
+          count_event(scope, core::GuardEvent::kKeyReused);
           throw core::key_reused_error(scope, key, timestamp_text(existing.claimed_at),
                                        existing.guard.status);
         case core::ClaimDecision::kTakeOver:
           won = take_over_guard(session, write, existing.guard);
+          if (won) {
+            count_event(scope, core::is_live(existing.guard, write.now)
+                                   ? core::GuardEvent::kClaimedAfterLease
+                                   : core::GuardEvent::kClaimedAfterExpiry);
+          }
           break;
       }
     }

@@ -87,6 +87,15 @@ bool role_may_use(Oid role, std::string_view scope) {
   return patterns.empty() || core::scope_allowed(patterns, scope);
 }
 
+bool role_is_restricted(Oid role) {
+  if (call_pg([&]() noexcept { return superuser_arg(role); })) return false;
+  for (int index = 0; index < restriction_count; ++index) {
+    Oid restricted = restrictions[index].role;
+    if (call_pg([&]() noexcept { return has_privs_of_role(role, restricted); })) return true;
+  }
+  return false;
+}
+
 void refuse(Oid role, std::string_view scope) {
   const char* role_name = call_pg([&]() noexcept { return GetUserNameFromId(role, true); });
   throw core::scope_denied_error(role_name == nullptr ? "?" : role_name, scope);
@@ -103,6 +112,17 @@ void require_scope_access(const GuardStoreSession& session, std::string_view sco
   if (!role_may_use(current, scope)) refuse(current, scope);
   Oid login = GetSessionUserId();
   if (login != current && !role_may_use(login, scope)) refuse(login, scope);
+}
+
+bool may_see_scope(const GuardStoreSession& session, std::optional<std::string_view> scope) {
+  if (!scope_access_table.current) load_restrictions();
+  if (restriction_count == 0) return true;
+  Oid current = session.saved_user;
+  Oid login = GetSessionUserId();
+  auto allowed = [&](Oid role) {
+    return scope ? role_may_use(role, *scope) : !role_is_restricted(role);
+  };
+  return allowed(current) && (login == current || allowed(login));
 }
 
 void replace_scope_patterns(Oid role, ArrayType* patterns) {

@@ -9,6 +9,7 @@
 #include "pg/guard_key.hpp"
 #include "pg/guard_store.hpp"
 #include "pg/scope_access.hpp"
+#include "pg/scope_table.hpp"
 #include "pg/server_state.hpp"
 
 using namespace idempotency;
@@ -29,8 +30,7 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_extend_lease) {
   GuardStoreSession session = open_guard_store();
   require_scope_access(session, guard_key.scope_view);
   for (int attempt = 0; attempt < core::kMaxWriteAttempts; ++attempt) {
-    if (extend_pending_lease(guard_key.scope, guard_key.key, *claim_token, now,
-                             lease_expires_at)) {
+    if (extend_pending_lease(guard_key.scope, guard_key.key, *claim_token, now, lease_expires_at)) {
       close_guard_store(session);
       return TimestampTzGetDatum(lease_expires_at);
     }
@@ -39,10 +39,13 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_extend_lease) {
     if (existing.found) stored = existing.guard;
     switch (core::decide_owner_write(stored, claim_token, now)) {
       case core::OwnerDecision::kNoLiveGuard:
+        count_event(guard_key.scope_view, core::GuardEvent::kNoLiveGuard);
         throw core::no_live_guard_to_extend_error(guard_key.scope_view, guard_key.key_view);
       case core::OwnerDecision::kStaleClaimToken:
+        count_event(guard_key.scope_view, core::GuardEvent::kStaleOwnerFenced);
         throw core::stale_claim_token_error(guard_key.scope_view, guard_key.key_view);
       case core::OwnerDecision::kOutcomeRecorded:
+        count_event(guard_key.scope_view, core::GuardEvent::kOutcomeAlreadyRecorded);
         throw core::lease_of_completed_error(guard_key.scope_view, guard_key.key_view);
       case core::OwnerDecision::kRetry:
         break;

@@ -6,6 +6,7 @@
 #include "pg/guard_key.hpp"
 #include "pg/guard_store.hpp"
 #include "pg/scope_access.hpp"
+#include "pg/scope_table.hpp"
 #include "pg/server_state.hpp"
 
 using namespace idempotency;
@@ -22,6 +23,7 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_release_guard) {
   require_scope_access(session, guard_key.scope_view);
   for (int attempt = 0; attempt < core::kMaxWriteAttempts; ++attempt) {
     if (delete_pending_guard(guard_key.scope, guard_key.key, claim_token, now)) {
+      count_event(guard_key.scope_view, core::GuardEvent::kReleased);
       close_guard_store(session);
       return BoolGetDatum(true);
     }
@@ -33,8 +35,10 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_release_guard) {
         close_guard_store(session);
         return BoolGetDatum(false);
       case core::OwnerDecision::kStaleClaimToken:
+        count_event(guard_key.scope_view, core::GuardEvent::kStaleOwnerFenced);
         throw core::stale_claim_token_error(guard_key.scope_view, guard_key.key_view);
       case core::OwnerDecision::kOutcomeRecorded:
+        count_event(guard_key.scope_view, core::GuardEvent::kOutcomeAlreadyRecorded);
         throw core::release_completed_error(guard_key.scope_view, guard_key.key_view);
       case core::OwnerDecision::kRetry:
         break;

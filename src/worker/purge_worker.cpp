@@ -8,6 +8,7 @@
 #include "pg/guard_store.hpp"
 #include "pg/purge.hpp"
 #include "pg/retention_store.hpp"
+#include "pg/scope_table.hpp"
 #include "pg/worker_registry.hpp"
 #include "pg/worker_settings.hpp"
 #include "worker/own_transaction.hpp"
@@ -86,6 +87,7 @@ RunResult purge_expired_guards(int64* deleted_this_run) {
     });
     if (!ok) return RunResult::kFailed;
     if (missing) return RunResult::kNoExtension;
+    count_unscoped_event(core::GuardEvent::kPurgedByWorker, deleted);
     *deleted_this_run += static_cast<int64>(deleted);
     set_worker_progress(slot_index, *deleted_this_run, static_cast<int64>(deleted));
     if (deleted < static_cast<uint64>(batch_size)) return RunResult::kDone;

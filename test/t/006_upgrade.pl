@@ -15,6 +15,7 @@ $node->start;
 $node->safe_psql('postgres', q{
   CREATE ROLE app LOGIN;
   CREATE ROLE reporting LOGIN;
+  CREATE ROLE dba LOGIN;
   CREATE DATABASE upgraded;
   CREATE DATABASE fresh;
 });
@@ -25,6 +26,7 @@ is($node->safe_psql('fresh', q{SELECT extversion FROM pg_extension WHERE extname
 $node->safe_psql('upgraded', q{
   CREATE EXTENSION idempotency VERSION '1.0';
   SELECT idempotency.grant_client('app');
+  SELECT idempotency.grant_admin('dba');
   -- a DBA's own grant of one function, beside grant_client
   GRANT USAGE ON SCHEMA idempotency TO reporting;
   GRANT EXECUTE ON FUNCTION idempotency.lookup(text, text) TO reporting WITH GRANT OPTION;
@@ -111,6 +113,17 @@ is($node->safe_psql('upgraded', q{SELECT has_function_privilege('reporting',
      'idempotency.extend_lease(text, text, bigint, interval)', 'EXECUTE')}), 'f',
    'a role that could only look up gets no extend_lease');
 
+# 1.2's counters: clients read them, admins also reset them.
+is($node->safe_psql('upgraded', q{SET ROLE app;
+  SELECT claimed_new > 0 FROM idempotency.counters WHERE scope = 'payments'}), 't',
+   'grant_client role: reads the counters after the update');
+is($node->safe_psql('upgraded', q{SET ROLE dba;
+  SELECT idempotency.reset_counters('payments')}), 't',
+   'grant_admin role: resets the counters after the update');
+is($node->safe_psql('upgraded', q{SELECT has_function_privilege('reporting',
+     'idempotency.counters_rows()', 'EXECUTE')}), 'f',
+   'a role that could only look up cannot read the counters');
+
 # A dump of the upgraded database restores with the client grants.
 my $dump = $node->basedir . '/upgraded.dump';
 $node->command_ok(['pg_dump', '-Fc', '-d', $node->connstr('upgraded'), '-f', $dump], 'pg_dump');
@@ -126,6 +139,12 @@ is($node->safe_psql('restored', q{SET ROLE reporting;
 is($node->safe_psql('restored', q{SELECT has_function_privilege('app',
      'idempotency.extend_lease(text, text, bigint, interval)', 'EXECUTE')}), 't',
    'restored: the grant of extend_lease made by the update is kept');
+is($node->safe_psql('restored', q{SELECT has_function_privilege('dba',
+     'idempotency.reset_counters(text)', 'EXECUTE')}), 't',
+   'restored: the grant of reset_counters made by the update is kept');
+is($node->safe_psql('restored', q{SELECT has_function_privilege('app',
+     'idempotency.counters_rows()', 'EXECUTE')}), 't',
+   'restored: the grant of counters_rows made by the update is kept');
 is($node->safe_psql('restored', q{SET ROLE app;
   SELECT claimed FROM idempotency.claim_guards('payments', ARRAY['k-23'])}), 't',
    'restored: the grant_client role may still call claim_guards');

@@ -52,7 +52,8 @@ my $claims = q{
 
 my ($direct, $direct_logged) = run_and_audit(sprintf($claims, 'k-direct', '1 hour'));
 is($direct, "t\nf\npending", 'direct paths: claim, retry and lookup answer');
-is(scalar @$direct_logged, 0, 'direct paths: no statement of the extension reaches executor hooks');
+is(scalar @$direct_logged, 0, 'direct paths: no statement of the extension reaches executor hooks')
+  or diag(join("\n", @$direct_logged));
 
 my ($audited, $audited_logged) = run_and_audit(
 	"SET idempotency.direct_access = off;" . sprintf($claims, 'k-audited', '1 hour'));
