@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import counters_picture  # noqa: E402
 import report  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent.parent
@@ -39,7 +40,7 @@ SECONDS = env_int("BENCH_SECONDS", 6)
 ROUNDS = max(1, env_int("BENCH_ROUNDS", 3))
 CLIENTS = [int(c) for c in env_words("BENCH_CLIENTS", "1 8")]
 SYNCS = env_words("BENCH_SYNC", "off on")
-WORKLOADS = set(env_words("BENCH_WORKLOADS", "1 2 3 4 5 6 7 8"))
+WORKLOADS = set(env_words("BENCH_WORKLOADS", "1 2 3 4 5 6 7 8 9"))
 BATCH_KEYS = 100
 BATCH_CLIENTS = [int(c) for c in env_words("BENCH_BATCH_CLIENTS", "8")]
 PRELOAD_ROWS = env_int("BENCH_PRELOAD_ROWS", 100_000)
@@ -126,7 +127,7 @@ def percentile(sorted_values, fraction):
     return sorted_values[rank - 1]
 
 
-def pgbench(script, clients, sync, db="postgres", variables=None, tag="run"):
+def pgbench(script, clients, sync, db="postgres", variables=None, tag="run", options=""):
     """One pgbench run of SECONDS: tps, p50 and p99 latency (ms, from the
     per-transaction log) and the largest per-client transaction count."""
     LOGS.mkdir(parents=True, exist_ok=True)
@@ -137,7 +138,7 @@ def pgbench(script, clients, sync, db="postgres", variables=None, tag="run"):
     for name, value in (variables or {}).items():
         command += ["-D", f"{name}={value}"]
     command.append(db)
-    env = dict(os.environ, PGOPTIONS=f"-c synchronous_commit={sync}")
+    env = dict(os.environ, PGOPTIONS=f"-c synchronous_commit={sync} {options}".strip())
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     output = done.stdout + done.stderr
     tps = re.search(r"^tps = ([\d.]+) \(without initial connection time\)", output, re.M)
@@ -207,8 +208,9 @@ class Contender:
     the baseline of its group (same workload, group, clients and sync)."""
 
     def __init__(self, name, script=None, redis=None, db="postgres", variables=None,
-                 baseline=False, group=None, keys_per_call=1):
+                 baseline=False, group=None, keys_per_call=1, options=""):
         self.name, self.script, self.redis, self.db = name, script, redis, db
+        self.options = options  # more PGOPTIONS for the session (-c setting=value)
         # A batch contender's "tps" is reported in keys/s: calls/s times this
         # for pgbench; redis-benchmark pipelines this many commands.
         self.keys_per_call = keys_per_call
@@ -243,7 +245,7 @@ def run_one(workload, contender, clients, sync, round_number, before=None):
     else:
         checkpoint(contender.db)
         measured = pgbench(contender.script, clients, sync, contender.db, variables,
-                           tag=f"r{run_counter}")
+                           tag=f"r{run_counter}", options=contender.options)
         measured["tps"] *= contender.keys_per_call
     extra = {}
     if "pool" in variables and measured["max_per_client"] > int(variables["pool"]):
@@ -275,6 +277,7 @@ W5 = "5. lookup"
 W6 = "6. scale"
 W7 = "7. purge"
 W8 = "8. batch claims, 100 new keys a call (keys/s)"
+W9 = "9. counters on vs off (claim_guard, new keys)"
 
 
 def reset_tables(db="postgres"):
@@ -313,6 +316,24 @@ def workload_batch_claims():
                 redis]
 
     interleave(W8, contenders, clients_list=BATCH_CLIENTS)
+
+
+def workload_counters():
+    """The cost of counting (idempotency.track_counters, set per session),
+    then a picture of the counters over a run of mixed traffic."""
+    log(f"workload {W9}")
+    reset_tables()
+    psql("VACUUM ANALYZE idempotency.guards;")
+
+    def contenders(sync):
+        return [Contender("claim_guard(), counters on", "claim_guard_new.sql"),
+                Contender("claim_guard(), counters off", "claim_guard_new.sql", baseline=True,
+                          options="-c idempotency.track_counters=off")]
+
+    interleave(W9, contenders, syncs=["off"])
+    reset_tables()
+    results["extra"]["counters_picture"] = counters_picture.run(
+        HOST, PORT, RESULTS / "counters.png", log)
 
 
 def preload_completed():
@@ -646,6 +667,8 @@ def main():
         workload_purge()
     if "8" in WORKLOADS:
         workload_batch_claims()
+    if "9" in WORKLOADS:
+        workload_counters()
     results["meta"]["loadavg_end"] = os.getloadavg()
     busy, steal, total = (b - a for a, b in zip(CPU_AT_START, cpu_times()))
     if total:

@@ -176,7 +176,15 @@ void purge_worker_main(Datum slot_argument) {
   pgstat_report_appname("idempotency purge worker");
   lower_cpu_priority();
   worker::pin_worker_transaction_settings();
-  set_worker_pid(slot_index, MyProcPid);
+  // The autoprewarm rule: a worker that finds another registered for its
+  // database (started by an earlier launcher) leaves it be and exits. A
+  // registered PID is always a live worker: each clears it on exit, and a
+  // crash resets the registry.
+  if (!claim_worker_slot(slot_index, MyProcPid)) {
+    ereport(LOG, (errmsg("idempotency: the purge worker of \"%s\" already runs (PID %d)",
+                         slot.database, static_cast<int>(read_worker_slot(slot_index).pid))));
+    proc_exit(0);
+  }
   before_shmem_exit(clear_slot_pid, 0);
 
   MemoryContext run_context =
