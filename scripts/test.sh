@@ -248,13 +248,36 @@ run_example_tests() {
   report "examples (examples/run-tests.sh)" "$passed" "$failed" "$status" "$log"
 }
 
+# 0c. The include layering (scripts/check-layering.sh): clean on src/, and
+# refusing every file of a tree that breaks it on purpose.
+run_layering_checks() {
+  local log=$logs/layering.log passed=0 failed=0 file
+  if scripts/check-layering.sh src >>"$log" 2>&1; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+  fi
+  local refusals
+  refusals=$(scripts/check-layering.sh test/layering_violation/src 2>&1)
+  echo "$refusals" >>"$log"
+  for file in $(cd test/layering_violation && find src -name '*.[ch]pp'); do
+    if grep -q "^test/layering_violation/$file:" <<<"$refusals"; then
+      passed=$((passed + 1))
+    else
+      echo "$file: not refused" >>"$log"
+      failed=$((failed + 1))
+    fi
+  done
+  report "layering (scripts/check-layering.sh)" "$passed" "$failed" 0 "$log"
+}
+
 # SUITES runs a subset, in this order; the version matrix runs
 # "compile-fail regress isolation integration tap". The build always runs first.
 suites=" ${SUITES:-compile-fail unit sanitize fuzz regress isolation integration tap examples} "
 selected() { [[ "$suites" == *" $1 "* ]]; }
 
 if run_build; then
-  selected compile-fail && run_compile_fail_tests
+  selected compile-fail && { run_compile_fail_tests; run_layering_checks; }
   selected unit && run_unit_tests
   selected sanitize && run_sanitized_unit_tests
   selected fuzz && run_fuzzing

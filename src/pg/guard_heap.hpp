@@ -15,10 +15,6 @@ namespace idempotency::pg {
 void copy_guard_columns(const Datum* values, const bool* nulls, OutcomeColumn outcome,
                         MemoryContext target, GuardRow* row);
 
-// Copies a guard's columns (in table order) into `row`, allocated in `target`.
-void copy_guard_columns(const Datum* values, const bool* nulls, OutcomeColumn outcome,
-                        MemoryContext target, GuardRow* row);
-
 // Inserts `write` as a new guard with a speculative insertion, waiting for an
 // uncommitted competitor as a unique check does. Returns false, with the
 // location of the guard in the way in `conflict`, when one exists. Requires

@@ -85,13 +85,13 @@ void bind_claim(const ClaimWrite& write, Datum* values, char* nulls) {
   nulls[6] = write.lease_expires_at ? ' ' : 'n';
 }
 
-}  // namespace
-
 void use_statements(GuardStoreSession& session) {
   if (session.statements_connected) return;
   call_pg([]() noexcept { connect_spi(); });
   session.statements_connected = true;
 }
+
+}  // namespace
 
 GuardStoreSession open_guard_store(Statements statements, LOCKMODE lock) {
   GuardStoreSession session;
