@@ -13,7 +13,7 @@ DATA = $(wildcard sql/idempotency--*.sql)
 # pg_regress suite: sql/<name>.sql against expected/<name>.out, in this order.
 REGRESS = setup claim batch_claims record_outcome lookup release expiry lease fingerprint counters \
           transactions validation privileges search_path retention purge \
-          dba_privileges scope_access bad_input table_changes extend_lease json_fingerprint drop_extension
+          dba_privileges scope_access bad_input table_changes extend_lease json_fingerprint limits drop_extension
 CONTRIB_TESTDB = idempotency_regression
 
 # Our own code builds warning-free; PostgreSQL's headers are system headers.

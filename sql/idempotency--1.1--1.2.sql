@@ -40,7 +40,8 @@ RETURNS TABLE (scope pg_catalog.text, kind pg_catalog.text, since pg_catalog.tim
     refused_pending pg_catalog.int8, refused_completed pg_catalog.int8, replayed pg_catalog.int8,
     key_reused pg_catalog.int8, no_live_guard pg_catalog.int8, outcome_already_recorded pg_catalog.int8,
     stale_owner_fenced pg_catalog.int8, succeeded pg_catalog.int8, failed pg_catalog.int8,
-    released pg_catalog.int8, purged_by_worker pg_catalog.int8, purged_by_hand pg_catalog.int8)
+    released pg_catalog.int8, purged_by_worker pg_catalog.int8, purged_by_hand pg_catalog.int8,
+    limit_reached pg_catalog.int8)
 LANGUAGE c VOLATILE STRICT
 AS 'MODULE_PATHNAME', 'idempotency_counters_rows';
 REVOKE ALL ON FUNCTION idempotency.counters_rows() FROM PUBLIC;
@@ -82,6 +83,56 @@ RETURNS pg_catalog.text
 LANGUAGE c IMMUTABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'idempotency_fingerprint';
 
+-- Limits on the guards the scopes of a pattern may store (set_limits): an
+-- exact scope, or a prefix ending in '*' whose limit covers all its scopes
+-- together. NULL: no limit of that kind.
+CREATE TABLE idempotency.scope_limits (
+    pattern     pg_catalog.text COLLATE pg_catalog."C" PRIMARY KEY,
+    max_live    pg_catalog.int8,
+    max_pending pg_catalog.int8,
+    updated_at  pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT scope_limits_given
+        CHECK (max_live IS NOT NULL OR max_pending IS NOT NULL),
+    CONSTRAINT scope_limits_not_negative
+        CHECK (max_live OPERATOR(pg_catalog.>=) 0 AND max_pending OPERATOR(pg_catalog.>=) 0)
+);
+SELECT pg_catalog.pg_extension_config_dump('idempotency.scope_limits', '');
+
+CREATE TRIGGER scope_limits_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON idempotency.scope_limits
+    FOR EACH STATEMENT EXECUTE FUNCTION idempotency.config_changed();
+
+CREATE FUNCTION idempotency.set_limits(scope pg_catalog.text,
+                                       max_live pg_catalog.int8 DEFAULT NULL,
+                                       max_pending pg_catalog.int8 DEFAULT NULL)
+RETURNS void
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'idempotency_set_limits';
+REVOKE ALL ON FUNCTION idempotency.set_limits(pg_catalog.text, pg_catalog.int8,
+                                              pg_catalog.int8) FROM PUBLIC;
+
+CREATE FUNCTION idempotency.drop_limits(scope pg_catalog.text)
+RETURNS pg_catalog.bool
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'idempotency_drop_limits';
+REVOKE ALL ON FUNCTION idempotency.drop_limits(pg_catalog.text) FROM PUBLIC;
+
+-- The counts behind each limit: stored guards and pending guards of its
+-- scopes, as last recounted plus the claims since (NULL: not counted yet).
+CREATE FUNCTION idempotency.limit_usage()
+RETURNS TABLE (pattern pg_catalog.text, live pg_catalog.int8, pending pg_catalog.int8,
+               counted_at pg_catalog.timestamptz)
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'idempotency_limit_usage';
+REVOKE ALL ON FUNCTION idempotency.limit_usage() FROM PUBLIC;
+
+CREATE VIEW idempotency.limits AS
+    SELECT l.pattern, l.max_live, l.max_pending, u.live, u.pending, u.counted_at,
+           l.updated_at
+      FROM idempotency.scope_limits AS l
+      LEFT JOIN idempotency.limit_usage() AS u ON u.pattern OPERATOR(pg_catalog.=) l.pattern;
+REVOKE ALL ON idempotency.limits FROM PUBLIC;
+
 -- == Part 4: Citus ==
 
 -- == Grants: one list of client and one of admin functions, and the new ones for old roles ==
@@ -116,7 +167,10 @@ AS $$
            ' idempotency.unrestrict_scopes(regrole),'
            ' idempotency.worker_status(),'
            ' idempotency.counters_rows(),'
-           ' idempotency.reset_counters(text)'
+           ' idempotency.reset_counters(text),'
+           ' idempotency.set_limits(text, bigint, bigint),'
+           ' idempotency.drop_limits(text),'
+           ' idempotency.limit_usage()'
 $$;
 REVOKE ALL ON FUNCTION idempotency.admin_functions() FROM PUBLIC;
 
@@ -129,7 +183,8 @@ BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA idempotency TO %s', role);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', idempotency.admin_functions(), role);
     EXECUTE format('GRANT SELECT ON idempotency.stats, idempotency.retention_policies,'
-                   ' idempotency.scope_access TO %s', role);
+                   ' idempotency.scope_access, idempotency.scope_limits, idempotency.limits'
+                   ' TO %s', role);
 END
 $function$;
 
@@ -141,7 +196,8 @@ AS $function$
 BEGIN
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %s', idempotency.admin_functions(), role);
     EXECUTE format('REVOKE SELECT ON idempotency.stats, idempotency.retention_policies,'
-                   ' idempotency.scope_access FROM %s', role);
+                   ' idempotency.scope_access, idempotency.scope_limits, idempotency.limits'
+                   ' FROM %s', role);
 END
 $function$;
 
@@ -171,7 +227,10 @@ $function$;
 -- client functions new in 1.2, with the same grant option: extend_lease and
 -- counters_rows whoever could call claim_guard, claim_guards whoever could
 -- call claim_or_lookup; and the admin functions new in 1.2 (counters_rows,
--- reset_counters) whoever could call set_retention. The grants are made as
+-- reset_counters, set_limits, drop_limits, limit_usage) whoever could call
+-- set_retention. (SELECT on the new scope_limits table and limits view comes
+-- with grant_admin, not with this update: pg_dump would not keep such a
+-- grant made here.) The grants are made as
 -- the DBA's would be, not as the extension's own (regrant_execute, as in the
 -- 1.0 -> 1.1 update), so pg_dump keeps dumping them.
 CREATE FUNCTION idempotency.regrant_execute(function pg_catalog.regprocedure,
@@ -195,6 +254,16 @@ SELECT idempotency.regrant_execute(n.new_function, a.grantee, a.is_grantable)
                 'idempotency.set_retention(pg_catalog.text, pg_catalog.interval,'
                 ' pg_catalog.bool)'::pg_catalog.regprocedure),
                ('idempotency.reset_counters(pg_catalog.text)'::pg_catalog.regprocedure,
+                'idempotency.set_retention(pg_catalog.text, pg_catalog.interval,'
+                ' pg_catalog.bool)'::pg_catalog.regprocedure),
+               ('idempotency.set_limits(pg_catalog.text, pg_catalog.int8, pg_catalog.int8)'
+                ::pg_catalog.regprocedure,
+                'idempotency.set_retention(pg_catalog.text, pg_catalog.interval,'
+                ' pg_catalog.bool)'::pg_catalog.regprocedure),
+               ('idempotency.drop_limits(pg_catalog.text)'::pg_catalog.regprocedure,
+                'idempotency.set_retention(pg_catalog.text, pg_catalog.interval,'
+                ' pg_catalog.bool)'::pg_catalog.regprocedure),
+               ('idempotency.limit_usage()'::pg_catalog.regprocedure,
                 'idempotency.set_retention(pg_catalog.text, pg_catalog.interval,'
                 ' pg_catalog.bool)'::pg_catalog.regprocedure),
                ('idempotency.claim_guards(pg_catalog.text, pg_catalog.text[], pg_catalog.interval,'

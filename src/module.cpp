@@ -1,6 +1,7 @@
 // The library's entry: module magic, settings, and (when preloaded) the
 // shared memory and background workers of the purge.
 #include "pg/postgres.hpp"
+#include "pg/limit_table.hpp"
 #include "pg/scope_table.hpp"
 #include "pg/settings.hpp"
 #include "pg/worker_registry.hpp"
@@ -17,11 +18,13 @@ void _PG_init(void) {
   idempotency::pg::define_client_settings();
   idempotency::pg::define_worker_settings();
   idempotency::pg::define_scope_table_settings();
+  idempotency::pg::define_limit_table_settings();
   MarkGUCPrefixReserved("idempotency");
   // Without preloading, the functions work and only automatic purging is
   // absent (worker_status() says so). pg_upgrade must not start workers.
   if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade) return;
   idempotency::pg::install_worker_registry_hooks();
   idempotency::pg::install_scope_table_hooks();
+  idempotency::pg::install_limit_table_hooks();
   idempotency::worker::register_launcher();
 }

@@ -40,7 +40,7 @@ SECONDS = env_int("BENCH_SECONDS", 6)
 ROUNDS = max(1, env_int("BENCH_ROUNDS", 3))
 CLIENTS = [int(c) for c in env_words("BENCH_CLIENTS", "1 8")]
 SYNCS = env_words("BENCH_SYNC", "off on")
-WORKLOADS = set(env_words("BENCH_WORKLOADS", "1 2 3 4 5 6 7 8 9"))
+WORKLOADS = set(env_words("BENCH_WORKLOADS", "1 2 3 4 5 6 7 8 9 10"))
 BATCH_KEYS = 100
 BATCH_CLIENTS = [int(c) for c in env_words("BENCH_BATCH_CLIENTS", "8")]
 PRELOAD_ROWS = env_int("BENCH_PRELOAD_ROWS", 100_000)
@@ -278,6 +278,7 @@ W6 = "6. scale"
 W7 = "7. purge"
 W8 = "8. batch claims, 100 new keys a call (keys/s)"
 W9 = "9. counters on vs off (claim_guard, new keys)"
+W10 = "10. scope limits: a limited scope vs an unlimited one (claim_guard, new keys)"
 
 
 def reset_tables(db="postgres"):
@@ -334,6 +335,23 @@ def workload_counters():
     reset_tables()
     results["extra"]["counters_picture"] = counters_picture.run(
         HOST, PORT, RESULTS / "counters.png", log)
+
+
+def workload_limits():
+    """The cost of enforcing set_limits: claims in a limited scope (limits far
+    from reached, so never refused) against claims in a scope without."""
+    log(f"workload {W10}")
+    reset_tables()
+    psql("SELECT idempotency.set_limits('limited', max_live => 1000000000000, "
+         "max_pending => 1000000000000); VACUUM ANALYZE idempotency.guards;")
+
+    def contenders(sync):
+        return [Contender("claim_guard(), limited scope", "claim_guard_new_limited.sql"),
+                Contender("claim_guard(), unlimited scope", "claim_guard_new.sql",
+                          baseline=True)]
+
+    interleave(W10, contenders, syncs=["off"])
+    psql("SELECT idempotency.drop_limits('limited');")
 
 
 def preload_completed():
@@ -669,6 +687,8 @@ def main():
         workload_batch_claims()
     if "9" in WORKLOADS:
         workload_counters()
+    if "10" in WORKLOADS:
+        workload_limits()
     results["meta"]["loadavg_end"] = os.getloadavg()
     busy, steal, total = (b - a for a, b in zip(CPU_AT_START, cpu_times()))
     if total:

@@ -168,12 +168,19 @@ def targets(results, table):
                 f"synchronous_commit={sync}" + (f" (target >= {threshold}x)" if threshold
                                                  else ""),
                 ratio, threshold, True, f"{ratio:.3f}x" if ratio else "")
-    for clients in sorted({r["clients"] for r in table if r["workload"].startswith("9.")}) or [8]:
-        row = find(table, "9.", "claim_guard(), counters on", clients, "off")
-        ratio = row["ratio"] if row else None
-        add(f"claim_guard with counters on >= 0.97x counters off, {clients} "
-            f"client{'s' if clients > 1 else ''}, synchronous_commit=off", ratio, 0.97, True,
-            f"{ratio:.3f}x" if ratio else "")
+    # Same-claim comparisons: a feature on against it off (ratio >= threshold).
+    for prefix, contender, label, threshold in (
+            ("9.", "claim_guard(), counters on", "claim_guard with counters on >= 0.97x counters off",
+             0.97),
+            ("10.", "claim_guard(), limited scope",
+             "claim_guard in a limited scope >= 0.95x an unlimited one", 0.95)):
+        for clients in sorted({r["clients"] for r in table
+                               if r["workload"].startswith(prefix)}) or [8]:
+            row = find(table, prefix, contender, clients, "off")
+            ratio = row["ratio"] if row else None
+            add(f"{label}, {clients} client{'s' if clients > 1 else ''}, "
+                "synchronous_commit=off", ratio, threshold, True,
+                f"{ratio:.3f}x" if ratio else "")
     scale = results.get("extra", {}).get("scale", {})
     clients_seen = sorted({r["clients"] for r in table if r["group"] == "scale: claim"})
     for clients in clients_seen:

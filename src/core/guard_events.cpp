@@ -34,6 +34,8 @@ const char* guard_event_name(GuardEvent event) {
       return "purged_by_worker";
     case GuardEvent::kPurgedByHand:
       return "purged_by_hand";
+    case GuardEvent::kLimitReached:
+      return "limit_reached";
     case GuardEvent::kCount:
       break;
   }

@@ -25,6 +25,7 @@ enum class GuardEvent : int {
   kReleased,                // release_guard deleted a pending guard
   kPurgedByWorker,          // guards deleted by the purge worker
   kPurgedByHand,            // guards deleted by purge_expired()
+  kLimitReached,            // IK005: a claim refused by a scope limit
   kCount
 };
 
@@ -34,6 +35,6 @@ constexpr int kGuardEventCount = static_cast<int>(GuardEvent::kCount);
 const char* guard_event_name(GuardEvent event);
 
 // Version of the layout of the counters file (one count per event per scope).
-constexpr std::uint32_t kCountersFileVersion = 1;
+constexpr std::uint32_t kCountersFileVersion = 2;
 
 }  // namespace idempotency::core

@@ -3,6 +3,7 @@
 #include "core/input_validation.hpp"
 #include "pg/arguments.hpp"
 #include "pg/retention_cache.hpp"
+#include "pg/scope_limits.hpp"
 #include "pg/scope_table.hpp"
 #include "pg/server_state.hpp"
 #include "pg/settings.hpp"
@@ -83,6 +84,7 @@ ClaimResult claim_key(GuardStoreSession& session, ClaimWrite& write, ClaimDurati
     ItemPointerData conflict;
     bool won = insert_guard(session, write, &conflict);
     if (won) {
+      charge_claim(scope, true, false);
       count_event(scope, core::GuardEvent::kClaimedNew);
     } else {
       GuardRow existing = read_guard(session, write.scope, write.key, outcome, &conflict);
@@ -102,6 +104,7 @@ ClaimResult claim_key(GuardStoreSession& session, ClaimWrite& write, ClaimDurati
         case core::ClaimDecision::kTakeOver:
           won = take_over_guard(session, write, existing.guard);
           if (won) {
+            charge_claim(scope, false, existing.guard.status != core::GuardStatus::kPending);
             count_event(scope, core::is_live(existing.guard, write.now)
                                    ? core::GuardEvent::kClaimedAfterLease
                                    : core::GuardEvent::kClaimedAfterExpiry);

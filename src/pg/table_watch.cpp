@@ -15,7 +15,10 @@ bool callback_registered = false;
 
 void invalidate(Datum /*argument*/, Oid relation) {
   for (int index = 0; index < watch_count; ++index) {
-    if (relation == InvalidOid || relation == watches[index]->relation) {
+    // A watch of a table that did not exist (an older schema) looks again
+    // after any change: the update that creates it sends one.
+    if (relation == InvalidOid || relation == watches[index]->relation ||
+        watches[index]->relation == InvalidOid) {
       watches[index]->current = false;
     }
   }

@@ -120,6 +120,13 @@ is($node->safe_psql('upgraded', q{SET ROLE app;
 is($node->safe_psql('upgraded', q{SET ROLE dba;
   SELECT idempotency.reset_counters('payments')}), 't',
    'grant_admin role: resets the counters after the update');
+is($node->safe_psql('upgraded', q{SET ROLE dba;
+  SELECT 'set' FROM idempotency.set_limits('payments', max_live => 1000);
+  SELECT idempotency.drop_limits('payments')}), "set\nt",
+   'grant_admin role: sets and drops scope limits after the update');
+is($node->safe_psql('upgraded', q{SELECT has_function_privilege('app',
+     'idempotency.set_limits(text, bigint, bigint)', 'EXECUTE')}), 'f',
+   'a client role gets no set_limits');
 is($node->safe_psql('upgraded', q{SELECT has_function_privilege('reporting',
      'idempotency.counters_rows()', 'EXECUTE')}), 'f',
    'a role that could only look up cannot read the counters');
