@@ -3,6 +3,7 @@
 #include "core/guard_rules.hpp"
 #include "core/input_validation.hpp"
 #include "pg/arguments.hpp"
+#include "pg/commit_wakeups.hpp"
 #include "pg/error_boundary.hpp"
 #include "pg/guard_key.hpp"
 #include "pg/guard_store.hpp"
@@ -42,6 +43,7 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_record_outcome) {
   require_scope_access(session, guard_key.scope_view);
   for (int attempt = 0; attempt < core::kMaxWriteAttempts; ++attempt) {
     if (complete_guard(guard_key.scope, guard_key.key, status, outcome, claim_token, now)) {
+      wake_waiters_at_commit(guard_key.scope_view, guard_key.key_view);
       close_guard_store(session);
       return BoolGetDatum(true);
     }
