@@ -54,6 +54,9 @@ void attach_wait_slots() {
 }  // namespace
 
 void define_wait_settings() {
+  // A postmaster setting defined after startup is FATAL; without preloading
+  // there are no slots to size.
+  if (!process_shared_preload_libraries_in_progress) return;
   DefineCustomIntVariable(
       "idempotency.wait_slots",
       "Number of wake-up slots shared by retries waiting for a pending guard (wait => ...).",

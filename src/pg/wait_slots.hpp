@@ -14,7 +14,7 @@ namespace idempotency::pg {
 // idempotency.wait_slots (postmaster): the number of slots.
 extern int wait_slot_count;
 
-// For _PG_init: the GUC (always), and the shared memory (preloading only).
+// For _PG_init when preloading: the GUC, and the shared memory.
 void define_wait_settings();
 void install_wait_slot_hooks();
 
