@@ -87,17 +87,38 @@ std::int64_t wait_argument(FunctionCallInfo fcinfo) {
   return microseconds;
 }
 
+// claim_once() in `context`, emptied first: a wait may re-check many times
+// (every commit on a key that shares the slot wakes it), and only the last
+// answer is kept.
+ClaimResult claim_again_in(MemoryContext context, ClaimRequest& request) {
+  MemoryContextReset(context);
+  MemoryContext caller_context = MemoryContextSwitchTo(context);
+  try {
+    ClaimResult result = claim_once(request, OutcomeColumn::kCopy);
+    MemoryContextSwitchTo(caller_context);
+    return result;
+  } catch (...) {
+    MemoryContextSwitchTo(caller_context);
+    throw;
+  }
+}
+
 // While the guard in the way is pending: sleeps until its owner's
 // transaction commits an outcome or a release (the commit wakes the key's
 // slot), its lease or ttl runs out, or `deadline` passes, and claims again.
-// The answer is what a call at that moment gets.
+// The answer is what a call at that moment gets; it lives in a child of the
+// caller's memory context.
 ClaimResult wait_for_answer(ClaimRequest& request, TimestampTz deadline) {
+  MemoryContext recheck_context = call_pg([]() noexcept {
+    return AllocSetContextCreate(CurrentMemoryContext, "idempotency claim wait",
+                                 ALLOCSET_SMALL_SIZES);
+  });
   SlotWait slot_wait(wait_slot_index(request.guard_key.scope_view, request.guard_key.key_view));
   // Again now that wake-ups are caught: a commit just before would be missed.
-  ClaimResult result = claim_once(request, OutcomeColumn::kCopy);
+  ClaimResult result = claim_again_in(recheck_context, request);
   while (blocked_by_pending(result) && current_instant() < deadline) {
     slot_wait.sleep_until(core::next_wake_up(result.existing.guard, deadline));
-    result = claim_once(request, OutcomeColumn::kCopy);
+    result = claim_again_in(recheck_context, request);
   }
   return result;
 }
