@@ -8,7 +8,7 @@ CREATE TEMP VIEW ctr AS
          refused_completed AS completed, replayed, key_reused AS ik001,
          no_live_guard AS ik002, outcome_already_recorded AS ik003,
          stale_owner_fenced AS ik004, succeeded, failed, released,
-         purged_by_worker, purged_by_hand, limit_reached AS ik005
+         purged_by_worker, purged_by_hand, limit_reached AS ik005, waited
     FROM idempotency.counters WHERE kind = 'scope' AND scope LIKE 'ctr%';
 
 -- Claims won: new, after expiry, after the lease ran out.
@@ -59,6 +59,11 @@ SELECT idempotency.extend_lease('ctr-heartbeat', 'never-claimed', 1, '1 minute')
 SELECT idempotency.extend_lease('ctr-heartbeat', 'k', -:token, '1 minute');
 SELECT idempotency.record_outcome('ctr-heartbeat', 'k', 'failed', NULL, :token);
 SELECT idempotency.extend_lease('ctr-heartbeat', 'k', :token, '1 minute');
+
+-- A wait that runs out counts once as waited and once as refused (it claims
+-- again each time it wakes, but answers once).
+SELECT idempotency.claim_guard('ctr-waited', 'k');
+SELECT claimed, status FROM idempotency.claim_or_lookup('ctr-waited', 'k', wait => '300 ms');
 
 -- IK005: a claim refused by a scope limit.
 SELECT idempotency.set_limits('ctr-limited', max_live => 1);

@@ -27,6 +27,19 @@ LANGUAGE c VOLATILE ROWS 100
 AS 'MODULE_PATHNAME', 'idempotency_claim_guards';
 REVOKE ALL ON FUNCTION idempotency.claim_guards(pg_catalog.text, pg_catalog.text[], pg_catalog.interval, pg_catalog.text[], pg_catalog.interval) FROM PUBLIC;
 
+-- claim_or_lookup(..., wait): a retry that meets a pending guard may wait up
+-- to `wait` for the first attempt's answer. A new argument is a new function:
+-- the grants of the five-argument one are copied to it, and it is dropped,
+-- under "Grants" below.
+CREATE FUNCTION idempotency.claim_or_lookup(
+    scope pg_catalog.text, key pg_catalog.text, ttl pg_catalog.interval DEFAULT NULL,
+    fingerprint pg_catalog.text DEFAULT NULL, lease pg_catalog.interval DEFAULT NULL,
+    wait pg_catalog.interval DEFAULT NULL)
+RETURNS SETOF idempotency.claim_state
+LANGUAGE c VOLATILE ROWS 1
+AS 'MODULE_PATHNAME', 'idempotency_claim_or_lookup';
+REVOKE ALL ON FUNCTION idempotency.claim_or_lookup(pg_catalog.text, pg_catalog.text, pg_catalog.interval, pg_catalog.text, pg_catalog.interval, pg_catalog.interval) FROM PUBLIC;
+
 -- == Part 2: event counters ==
 
 -- One row per scope of this database that has had an event since the server
@@ -41,7 +54,7 @@ RETURNS TABLE (scope pg_catalog.text, kind pg_catalog.text, since pg_catalog.tim
     key_reused pg_catalog.int8, no_live_guard pg_catalog.int8, outcome_already_recorded pg_catalog.int8,
     stale_owner_fenced pg_catalog.int8, succeeded pg_catalog.int8, failed pg_catalog.int8,
     released pg_catalog.int8, purged_by_worker pg_catalog.int8, purged_by_hand pg_catalog.int8,
-    limit_reached pg_catalog.int8)
+    limit_reached pg_catalog.int8, waited pg_catalog.int8)
 LANGUAGE c VOLATILE STRICT
 AS 'MODULE_PATHNAME', 'idempotency_counters_rows';
 REVOKE ALL ON FUNCTION idempotency.counters_rows() FROM PUBLIC;
@@ -144,7 +157,7 @@ RETURNS pg_catalog.text
 LANGUAGE sql IMMUTABLE
 AS $$
     SELECT 'idempotency.claim_guard(text, text, interval, text, interval),'
-           ' idempotency.claim_or_lookup(text, text, interval, text, interval),'
+           ' idempotency.claim_or_lookup(text, text, interval, text, interval, interval),'
            ' idempotency.claim_guards(text, text[], interval, text[], interval),'
            ' idempotency.record_outcome(text, text, text, jsonb, int8),'
            ' idempotency.lookup(text, text),'
@@ -225,14 +238,15 @@ $function$;
 
 -- Roles that could claim (grant_client, or a DBA's own GRANT) may call the
 -- client functions new in 1.2, with the same grant option: extend_lease and
--- counters_rows whoever could call claim_guard, claim_guards whoever could
--- call claim_or_lookup; and the admin functions new in 1.2 (counters_rows,
--- reset_counters, set_limits, drop_limits, limit_usage) whoever could call
--- set_retention. (SELECT on the new scope_limits table and limits view comes
--- with grant_admin, not with this update: pg_dump would not keep such a
--- grant made here.) The grants are made as
--- the DBA's would be, not as the extension's own (regrant_execute, as in the
--- 1.0 -> 1.1 update), so pg_dump keeps dumping them.
+-- counters_rows whoever could call claim_guard, claim_guards and the new
+-- claim_or_lookup whoever could call the old claim_or_lookup; and the admin
+-- functions new in 1.2 (counters_rows, reset_counters, set_limits,
+-- drop_limits, limit_usage) whoever could call set_retention. (SELECT on the
+-- new scope_limits table and limits view comes with grant_admin, not with
+-- this update: pg_dump would not keep such a grant made here.) The grants
+-- are made as the DBA's would be, not as the extension's own
+-- (regrant_execute, as in the 1.0 -> 1.1 update), so pg_dump keeps dumping
+-- them.
 CREATE FUNCTION idempotency.regrant_execute(function pg_catalog.regprocedure,
                                             grantee pg_catalog.oid,
                                             grantable pg_catalog.bool)
@@ -269,6 +283,10 @@ SELECT idempotency.regrant_execute(n.new_function, a.grantee, a.is_grantable)
                ('idempotency.claim_guards(pg_catalog.text, pg_catalog.text[], pg_catalog.interval,'
                 ' pg_catalog.text[], pg_catalog.interval)'::pg_catalog.regprocedure,
                 'idempotency.claim_or_lookup(pg_catalog.text, pg_catalog.text, pg_catalog.interval,'
+                ' pg_catalog.text, pg_catalog.interval)'::pg_catalog.regprocedure),
+               ('idempotency.claim_or_lookup(pg_catalog.text, pg_catalog.text, pg_catalog.interval,'
+                ' pg_catalog.text, pg_catalog.interval, pg_catalog.interval)'::pg_catalog.regprocedure,
+                'idempotency.claim_or_lookup(pg_catalog.text, pg_catalog.text, pg_catalog.interval,'
                 ' pg_catalog.text, pg_catalog.interval)'::pg_catalog.regprocedure))
        AS n(new_function, granted_like),
        pg_catalog.pg_proc AS p,
@@ -276,6 +294,12 @@ SELECT idempotency.regrant_execute(n.new_function, a.grantee, a.is_grantable)
  WHERE p.oid OPERATOR(pg_catalog.=) n.granted_like
    AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
    AND a.grantee OPERATOR(pg_catalog.<>) p.proowner;
+
+-- The five-argument claim_or_lookup, replaced by Part 1's (its grants are
+-- copied above). Fails, naming them, if views or functions of the database
+-- depend on it: drop those first and re-create them after the update.
+DROP FUNCTION idempotency.claim_or_lookup(pg_catalog.text, pg_catalog.text, pg_catalog.interval,
+                                          pg_catalog.text, pg_catalog.interval);
 
 DROP FUNCTION idempotency.regrant_execute(pg_catalog.regprocedure, pg_catalog.oid,
                                           pg_catalog.bool);

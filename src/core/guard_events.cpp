@@ -36,6 +36,8 @@ const char* guard_event_name(GuardEvent event) {
       return "purged_by_hand";
     case GuardEvent::kLimitReached:
       return "limit_reached";
+    case GuardEvent::kWaited:
+      return "waited";
     case GuardEvent::kCount:
       break;
   }

@@ -26,6 +26,7 @@ enum class GuardEvent : int {
   kPurgedByWorker,          // guards deleted by the purge worker
   kPurgedByHand,            // guards deleted by purge_expired()
   kLimitReached,            // IK005: a claim refused by a scope limit
+  kWaited,                  // claim_or_lookup met a pending guard and waited for its answer
   kCount
 };
 
@@ -35,6 +36,6 @@ constexpr int kGuardEventCount = static_cast<int>(GuardEvent::kCount);
 const char* guard_event_name(GuardEvent event);
 
 // Version of the layout of the counters file (one count per event per scope).
-constexpr std::uint32_t kCountersFileVersion = 2;
+constexpr std::uint32_t kCountersFileVersion = 3;
 
 }  // namespace idempotency::core

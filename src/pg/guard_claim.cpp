@@ -43,17 +43,6 @@ void stamp_when_won(GuardStoreSession& session, ClaimWrite& write, ClaimDuration
   }
 }
 
-// A claim refused by a live guard: a retry absorbed when it is completed
-// (and replayed when the call returns its outcome), else in progress.
-void count_refusal(std::string_view scope, const GuardRow& existing, OutcomeColumn outcome) {
-  if (existing.guard.status == core::GuardStatus::kPending) {
-    count_event(scope, core::GuardEvent::kRefusedPending);
-    return;
-  }
-  count_event(scope, core::GuardEvent::kRefusedCompleted);
-  if (outcome == OutcomeColumn::kCopy) count_event(scope, core::GuardEvent::kReplayed);
-}
-
 }  // namespace
 
 void require_claim_durations(Interval* ttl, Interval* lease) {
@@ -92,7 +81,6 @@ ClaimResult claim_key(GuardStoreSession& session, ClaimWrite& write, ClaimDurati
       stamp(write, durations, current_instant());  // the insert may have waited
       switch (core::decide_claim(existing.guard, text_view(write.fingerprint), write.now)) {
         case core::ClaimDecision::kAlreadyClaimed: {
-          count_refusal(scope, existing, outcome);
           ClaimResult result;
           result.existing = existing;
           return result;
@@ -123,6 +111,18 @@ ClaimResult claim_key(GuardStoreSession& session, ClaimWrite& write, ClaimDurati
     }
   }
   throw core::write_retries_exhausted_error(scope, key);
+}
+
+// A claim refused by a live guard: a retry absorbed when it is completed
+// (and replayed when the call returns its outcome), else in progress.
+void count_refusal(std::string_view scope, const ClaimResult& result, OutcomeColumn outcome) {
+  const GuardRow& existing = result.existing;
+  if (existing.guard.status == core::GuardStatus::kPending) {
+    count_event(scope, core::GuardEvent::kRefusedPending);
+    return;
+  }
+  count_event(scope, core::GuardEvent::kRefusedCompleted);
+  if (outcome == OutcomeColumn::kCopy) count_event(scope, core::GuardEvent::kReplayed);
 }
 
 }  // namespace idempotency::pg

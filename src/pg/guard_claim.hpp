@@ -34,7 +34,14 @@ ClaimDurations resolve_durations(Interval* ttl, Interval* lease, std::string_vie
 // Claims write.scope/write.key (the other fields of `write` but the times set
 // by the caller) in `session`, opened with RowExclusiveLock. Raises IK001
 // when a live guard has another fingerprint.
+// Counts the claims it wins and its errors (idempotency.counters), but not a
+// refusal: a caller that claims again (a wait) counts only its final answer,
+// with count_refusal().
 ClaimResult claim_key(GuardStoreSession& session, ClaimWrite& write, ClaimDurations& durations,
                       OutcomeColumn outcome);
+
+// Counts a claim refused by a live guard: a retry absorbed when the guard is
+// completed (and replayed when `outcome` copied its outcome), else in progress.
+void count_refusal(std::string_view scope, const ClaimResult& result, OutcomeColumn outcome);
 
 }  // namespace idempotency::pg

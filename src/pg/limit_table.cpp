@@ -67,6 +67,9 @@ pg_atomic_uint64* counter(LimitSlot* slot, core::LimitKind kind) {
 }  // namespace
 
 void define_limit_table_settings() {
+  // A postmaster setting defined after startup is FATAL; without preloading
+  // there are no slots to size.
+  if (!process_shared_preload_libraries_in_progress) return;
   DefineCustomIntVariable("idempotency.max_limits",
                           "How many scope limits (set_limits patterns) the server can enforce.",
                           "Across all databases; a limit set past it makes its claims fail.",

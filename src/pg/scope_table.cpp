@@ -244,13 +244,16 @@ void attach_scope_table() {
 }  // namespace
 
 void define_scope_table_settings() {
+  DefineCustomBoolVariable("idempotency.track_counters",
+                           "Counts the guards' events in idempotency.counters.", nullptr,
+                           &track_counters, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+  // A postmaster setting defined after startup is FATAL; without preloading
+  // there is no table to size.
+  if (!process_shared_preload_libraries_in_progress) return;
   DefineCustomIntVariable(
       "idempotency.max_tracked_scopes", "How many scopes idempotency.counters tracks one by one.",
       "Events of scopes past this number are counted in the overflow row.", &max_tracked_scopes,
       1000, 1, 1000000, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
-  DefineCustomBoolVariable("idempotency.track_counters",
-                           "Counts the guards' events in idempotency.counters.", nullptr,
-                           &track_counters, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 }
 
 void install_scope_table_hooks() {

@@ -1,5 +1,7 @@
 // claim_guard() and claim_or_lookup(): the atomic claim of a (scope, key)
-// (pg/guard_claim.hpp).
+// (pg/guard_claim.hpp), and claim_or_lookup's wait for a pending guard's
+// answer (pg/wait_slots.hpp).
+#include "core/claim_wait.hpp"
 #include "core/input_validation.hpp"
 #include "pg/arguments.hpp"
 #include "pg/claim_state_row.hpp"
@@ -8,44 +10,141 @@
 #include "pg/guard_key.hpp"
 #include "pg/result_rows.hpp"
 #include "pg/scope_access.hpp"
+#include "pg/scope_table.hpp"
 #include "pg/server_state.hpp"
+#include "pg/wait_slots.hpp"
 
 using namespace idempotency;
 using namespace idempotency::pg;
 
 namespace {
 
-// Arguments: scope, key, ttl, fingerprint, lease.
-ClaimResult claim(FunctionCallInfo fcinfo, OutcomeColumn outcome) {
-  GuardKey guard_key = guard_key_arguments(fcinfo);
-  Interval* ttl = interval_argument(fcinfo, 2);
-  text* fingerprint = text_argument(fcinfo, 3);
-  Interval* lease = interval_argument(fcinfo, 4);
-  core::require_fingerprint(text_view(fingerprint));
-  require_claim_durations(ttl, lease);
-  require_writable("claim a guard");
+// Arguments 0 to 4 (scope, key, ttl, fingerprint, lease), checked.
+struct ClaimRequest {
+  GuardKey guard_key;
+  Interval* ttl = nullptr;
+  Interval* lease = nullptr;
   ClaimWrite write;
-  write.scope = guard_key.scope;
-  write.key = guard_key.key;
-  write.fingerprint = fingerprint;
-  write.claim_token = new_claim_token();
+};
 
+ClaimRequest claim_request(FunctionCallInfo fcinfo) {
+  ClaimRequest request;
+  request.guard_key = guard_key_arguments(fcinfo);
+  request.ttl = interval_argument(fcinfo, 2);
+  text* fingerprint = text_argument(fcinfo, 3);
+  request.lease = interval_argument(fcinfo, 4);
+  core::require_fingerprint(text_view(fingerprint));
+  require_claim_durations(request.ttl, request.lease);
+  require_writable("claim a guard");
+  request.write.scope = request.guard_key.scope;
+  request.write.key = request.guard_key.key;
+  request.write.fingerprint = fingerprint;
+  request.write.claim_token = new_claim_token();
+  return request;
+}
+
+// One claim, as of now, with a snapshot of its own (under READ COMMITTED).
+ClaimResult claim_once(ClaimRequest& request, OutcomeColumn outcome) {
   GuardStoreSession session = open_guard_store(Statements::kConnectOnDemand, RowExclusiveLock);
-  require_scope_access(session, guard_key.scope_view);
-  ClaimDurations durations = resolve_durations(ttl, lease, guard_key.scope_view);
-  ClaimResult result = claim_key(session, write, durations, outcome);
+  require_scope_access(session, request.guard_key.scope_view);
+  ClaimDurations durations =
+      resolve_durations(request.ttl, request.lease, request.guard_key.scope_view);
+  ClaimResult result = claim_key(session, request.write, durations, outcome);
   close_guard_store(session);
+  return result;
+}
+
+bool blocked_by_pending(const ClaimResult& result) {
+  return !result.claimed && result.existing.guard.status == core::GuardStatus::kPending;
+}
+
+// Argument 5 of claim_or_lookup: how long to wait (0: not at all). Absent
+// when a 1.1 declaration (five arguments) calls this library before
+// ALTER EXTENSION ... UPDATE.
+std::int64_t wait_argument(FunctionCallInfo fcinfo) {
+  constexpr int kWaitArgument = 5;
+  if (PG_NARGS() <= kWaitArgument) return 0;
+  Interval* wait = interval_argument(fcinfo, kWaitArgument);
+  if (wait == nullptr) return 0;
+  TimestampTz now = current_instant();
+  std::int64_t microseconds = core::require_wait(now, add_interval(now, wait));
+  if (microseconds == 0) return 0;
+  if (!wait_slots_available()) {
+    throw core::GuardError(core::SqlState::kObjectNotInPrerequisiteState,
+                           "claim_or_lookup cannot wait: idempotency is not preloaded",
+                           "Waiting needs the shared memory of shared_preload_libraries.",
+                           "Add idempotency to shared_preload_libraries and restart, or pass no "
+                           "wait.");
+  }
+  // A transaction snapshot would never see the first attempt's answer.
+  if (IsolationUsesXactSnapshot()) {
+    throw core::GuardError(core::SqlState::kObjectNotInPrerequisiteState,
+                           "claim_or_lookup cannot wait under REPEATABLE READ or SERIALIZABLE",
+                           "The transaction's snapshot cannot see an outcome recorded after it "
+                           "began.",
+                           "Call it in a READ COMMITTED transaction (or autocommit), or pass no "
+                           "wait.");
+  }
+  return microseconds;
+}
+
+// claim_once() in `context`, emptied first: a wait may re-check many times
+// (every commit on a key that shares the slot wakes it), and only the last
+// answer is kept.
+ClaimResult claim_again_in(MemoryContext context, ClaimRequest& request) {
+  MemoryContextReset(context);
+  MemoryContext caller_context = MemoryContextSwitchTo(context);
+  try {
+    ClaimResult result = claim_once(request, OutcomeColumn::kCopy);
+    MemoryContextSwitchTo(caller_context);
+    return result;
+  } catch (...) {
+    MemoryContextSwitchTo(caller_context);
+    throw;
+  }
+}
+
+// While the guard in the way is pending: sleeps until its owner's
+// transaction commits an outcome or a release (the commit wakes the key's
+// slot), its lease or ttl runs out, or `deadline` passes, and claims again.
+// The answer is what a call at that moment gets; it lives in a child of the
+// caller's memory context.
+ClaimResult wait_for_answer(ClaimRequest& request, TimestampTz deadline) {
+  MemoryContext recheck_context = call_pg([]() noexcept {
+    return AllocSetContextCreate(CurrentMemoryContext, "idempotency claim wait",
+                                 ALLOCSET_SMALL_SIZES);
+  });
+  SlotWait slot_wait(wait_slot_index(request.guard_key.scope_view, request.guard_key.key_view));
+  // Again now that wake-ups are caught: a commit just before would be missed.
+  ClaimResult result = claim_again_in(recheck_context, request);
+  while (blocked_by_pending(result) && current_instant() < deadline) {
+    slot_wait.sleep_until(core::next_wake_up(result.existing.guard, deadline));
+    result = claim_again_in(recheck_context, request);
+  }
   return result;
 }
 
 }  // namespace
 
 IDEMPOTENCY_SQL_FUNCTION(idempotency_claim_guard) {
-  return BoolGetDatum(claim(fcinfo, OutcomeColumn::kSkip).claimed);
+  ClaimRequest request = claim_request(fcinfo);
+  ClaimResult result = claim_once(request, OutcomeColumn::kSkip);
+  if (!result.claimed) count_refusal(request.guard_key.scope_view, result, OutcomeColumn::kSkip);
+  return BoolGetDatum(result.claimed);
 }
 
+// Arguments: scope, key, ttl, fingerprint, lease, wait.
 IDEMPOTENCY_SQL_FUNCTION(idempotency_claim_or_lookup) {
-  ClaimResult result = claim(fcinfo, OutcomeColumn::kCopy);
+  ClaimRequest request = claim_request(fcinfo);
+  std::int64_t wait = wait_argument(fcinfo);
+  TimestampTz deadline = current_instant() + wait;
+  ClaimResult result = claim_once(request, OutcomeColumn::kCopy);
+  if (wait > 0 && blocked_by_pending(result)) {
+    count_event(request.guard_key.scope_view, core::GuardEvent::kWaited);
+    result = wait_for_answer(request, deadline);
+  }
+  // Once, for the answer given: a wait claims again each time it wakes.
+  if (!result.claimed) count_refusal(request.guard_key.scope_view, result, OutcomeColumn::kCopy);
   Datum values[kClaimStateColumns] = {};
   bool nulls[kClaimStateColumns] = {};
   fill_claim_state(result, values, nulls);

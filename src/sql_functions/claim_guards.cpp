@@ -111,6 +111,7 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_claim_guards) {
     write.fingerprint = arguments.fingerprints[position];
     write.claim_token = new_claim_token();
     results[position] = claim_key(session, write, durations, OutcomeColumn::kCopy);
+    if (!results[position].claimed) count_refusal(scope, results[position], OutcomeColumn::kCopy);
   }
   close_guard_store(session);
 

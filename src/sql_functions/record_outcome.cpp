@@ -3,6 +3,7 @@
 #include "core/guard_rules.hpp"
 #include "core/input_validation.hpp"
 #include "pg/arguments.hpp"
+#include "pg/commit_wakeups.hpp"
 #include "pg/error_boundary.hpp"
 #include "pg/guard_key.hpp"
 #include "pg/guard_store.hpp"
@@ -46,6 +47,7 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_record_outcome) {
       count_event(guard_key.scope_view, status == core::GuardStatus::kSucceeded
                                             ? core::GuardEvent::kSucceeded
                                             : core::GuardEvent::kFailed);
+      wake_waiters_at_commit(guard_key.scope_view, guard_key.key_view);
       close_guard_store(session);
       return BoolGetDatum(true);
     }

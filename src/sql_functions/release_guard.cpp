@@ -2,6 +2,7 @@
 #include "core/guard_conflicts.hpp"
 #include "core/guard_rules.hpp"
 #include "pg/arguments.hpp"
+#include "pg/commit_wakeups.hpp"
 #include "pg/error_boundary.hpp"
 #include "pg/guard_key.hpp"
 #include "pg/guard_store.hpp"
@@ -24,6 +25,7 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_release_guard) {
   for (int attempt = 0; attempt < core::kMaxWriteAttempts; ++attempt) {
     if (delete_pending_guard(guard_key.scope, guard_key.key, claim_token, now)) {
       count_event(guard_key.scope_view, core::GuardEvent::kReleased);
+      wake_waiters_at_commit(guard_key.scope_view, guard_key.key_view);
       close_guard_store(session);
       return BoolGetDatum(true);
     }

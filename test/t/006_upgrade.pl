@@ -16,6 +16,7 @@ $node->safe_psql('postgres', q{
   CREATE ROLE app LOGIN;
   CREATE ROLE reporting LOGIN;
   CREATE ROLE dba LOGIN;
+  CREATE ROLE auditor LOGIN;
   CREATE DATABASE upgraded;
   CREATE DATABASE fresh;
 });
@@ -30,6 +31,9 @@ $node->safe_psql('upgraded', q{
   -- a DBA's own grant of one function, beside grant_client
   GRANT USAGE ON SCHEMA idempotency TO reporting;
   GRANT EXECUTE ON FUNCTION idempotency.lookup(text, text) TO reporting WITH GRANT OPTION;
+  GRANT USAGE ON SCHEMA idempotency TO auditor;
+  GRANT EXECUTE ON FUNCTION idempotency.claim_or_lookup(text, text, interval, text, interval)
+    TO auditor WITH GRANT OPTION;
   SELECT idempotency.claim_guard('payments', 'k-' || i) FROM generate_series(1, 20) AS i;
   SELECT idempotency.record_outcome('payments', 'k-' || i, 'succeeded', jsonb_build_object('n', i))
     FROM generate_series(1, 10) AS i;
@@ -103,6 +107,20 @@ is($node->safe_psql('upgraded', q{SELECT has_function_privilege('reporting',
      'idempotency.lookup(text, text)', 'EXECUTE WITH GRANT OPTION')}), 't',
    'the grant option is kept');
 
+# 1.2 re-creates claim_or_lookup with `wait`: whoever could call it still can,
+# with the same grant option, and nobody else.
+is($node->safe_psql('upgraded', q{SET ROLE app;
+  SELECT claimed::text || '/' || status FROM idempotency.claim_or_lookup('payments', 'k-15',
+                                                                         wait => '10 ms')}),
+   'false/pending', 'grant_client role: claim_or_lookup with wait works after the update');
+is($node->safe_psql('upgraded', q{SELECT has_function_privilege('auditor',
+     'idempotency.claim_or_lookup(text, text, interval, text, interval, interval)',
+     'EXECUTE WITH GRANT OPTION')}), 't',
+   'a DBA\'s own grant of claim_or_lookup is kept, with its grant option');
+is($node->safe_psql('upgraded', q{SELECT has_function_privilege('reporting',
+     'idempotency.claim_or_lookup(text, text, interval, text, interval, interval)', 'EXECUTE')}),
+   'f', 'the new claim_or_lookup goes to nobody who could not call the old one');
+
 # 1.2's new client function goes to the roles that could claim, and only to them.
 my $token = $node->safe_psql('upgraded',
   q{SELECT claim_token FROM idempotency.guards WHERE scope = 'payments' AND key = 'k-16'});
@@ -155,6 +173,10 @@ is($node->safe_psql('restored', q{SELECT has_function_privilege('app',
 is($node->safe_psql('restored', q{SET ROLE app;
   SELECT claimed FROM idempotency.claim_guards('payments', ARRAY['k-23'])}), 't',
    'restored: the grant_client role may still call claim_guards');
+
+is($node->safe_psql('restored', q{SET ROLE auditor;
+  SELECT status FROM idempotency.claim_or_lookup('payments', 'k-17', wait => '10 ms')}), 'pending',
+   'restored: the DBA\'s own grant of claim_or_lookup is kept');
 
 # regrant_execute() was the update script's own helper, and is gone.
 is($node->safe_psql('upgraded',
