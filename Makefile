@@ -15,6 +15,16 @@ REGRESS = setup claim batch_claims claim_wait record_outcome lookup release expi
           transactions validation privileges search_path retention purge \
           dba_privileges scope_access bad_input table_changes extend_lease json_fingerprint limits drop_extension
 CONTRIB_TESTDB = idempotency_regression
+# pg_isolation_regress: test/isolation/specs/<name>.spec against
+# test/isolation/expected/<name>.out. TAP: PostgreSQL::Test::Cluster tests in
+# test/t. `make installcheck` runs all three against the server PGHOST/PGPORT
+# point to; `make prove_installcheck` runs the TAP tests alone (they start
+# their own clusters).
+ISOLATION = $(sort $(basename $(notdir $(wildcard test/isolation/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=test/isolation
+ISOLATION_TESTDB = idempotency_isolation
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
 
 # Our own code builds warning-free; PostgreSQL's headers are system headers.
 PG_CPPFLAGS = -Isrc -isystem $(includedir_server)
@@ -40,6 +50,10 @@ bench-versions:
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)
 include $(PGXS)
+# PGXS runs TAP tests only inside installcheck; pgvector's habit, alone.
+.PHONY: prove_installcheck
+prove_installcheck:
+	$(prove_installcheck)
 -include $(OBJS:.o=.d)
 EXTRA_CLEAN = $(OBJS:.o=.d)
 # Debian's PGXS also compiles each .cpp to LLVM bitcode with clang for JIT

@@ -155,7 +155,7 @@ run_regression_tests() {
   mkdir -p "$work/regress" && [ "$(id -u)" -eq 0 ] && chown postgres: "$work/regress"
   (
     start_cluster "$work/regress" "$(free_port)" &&
-      make -s installcheck PG_CONFIG="$PG_CONFIG"
+      make -s installcheck ISOLATION= TAP_TESTS= PG_CONFIG="$PG_CONFIG"
   ) >"$log" 2>&1
   local status=$?
   [ -f regression.diffs ] && cat regression.diffs >>"$log"
@@ -164,28 +164,25 @@ run_regression_tests() {
   report "regress (pg_regress)" "$passed" "$failed" "$status" "$log"
 }
 
-# 3. Isolation: the specs in test/isolation/specs (concurrent sessions, with
-# pg_isolation_regress from PGXS) against their own throwaway cluster.
+# 3. Isolation: the specs in test/isolation/specs (concurrent sessions),
+# PGXS's `make installcheck` with only ISOLATION, against their own cluster.
 run_isolation_tests() {
   local log=$logs/isolation.log dir=$work/isolation
-  local specs=()
-  local spec
-  for spec in test/isolation/specs/*.spec; do specs+=("$(basename "$spec" .spec)"); done
-  mkdir -p "$dir/output" && [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+  local specs
+  specs=$(find test/isolation/specs -name '*.spec' | wc -l)
+  mkdir -p "$dir" && [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+  rm -rf output_iso
   (
     start_cluster "$dir" "$(free_port)" &&
-      "$($PG_CONFIG --pgxs | xargs dirname)/../test/isolation/pg_isolation_regress" \
-        --inputdir=test/isolation --outputdir="$dir/output" \
-        --host="$PGHOST" --port="$PGPORT" --user="$PGUSER" \
-        --dbname=idempotency_isolation "${specs[@]}"
+      make -s installcheck REGRESS= TAP_TESTS= PG_CONFIG="$PG_CONFIG"
   ) >"$log" 2>&1
   local status=$?
-  [ -f "$dir/output/regression.diffs" ] && cat "$dir/output/regression.diffs" >>"$log"
+  [ -f output_iso/regression.diffs ] && cat output_iso/regression.diffs >>"$log"
   local passed failed
   read -r passed failed < <(pg_regress_counts "$log")
   # Every spec must have run.
-  if [ $((passed + failed)) -ne ${#specs[@]} ]; then
-    echo "expected ${#specs[@]} specs, saw $((passed + failed)) results" >>"$log"
+  if [ $((passed + failed)) -ne "$specs" ]; then
+    echo "expected $specs specs, saw $((passed + failed)) results" >>"$log"
     status=1
   fi
   report "isolation (pg_isolation_regress)" "$passed" "$failed" "$status" "$log"
@@ -215,17 +212,17 @@ run_integration_tests() {
   grep -oE '\[stress\] [^:]+: [0-9]+ connections.*' "$log" | sed 's/^/      /'
 }
 
-# 5. TAP: PostgreSQL::Test::Cluster tests in test/t, run as the cluster user.
-# TESTDIR places the files up to PostgreSQL 16, TESTDATADIR/TESTLOGDIR from 17.
+# 5. TAP: PostgreSQL::Test::Cluster tests in test/t, through PGXS's
+# prove_installcheck, run as the cluster user. It keeps its clusters and logs
+# under the directory make runs in (tmp_check), so make runs in a scratch
+# directory with this tree as VPATH: the tree may not be writable by that user.
 run_tap_tests() {
   local log=$logs/tap.log tapdir=$work/tap
   mkdir -p "$tapdir" && [ "$(id -u)" -eq 0 ] && chown postgres: "$tapdir"
   (
-    cd "$repo/test" &&
-      as_cluster_user env TESTDIR="$tapdir" PGPORT= PGHOST= PGUSER= \
-        TESTDATADIR="$tapdir/tmp_check" TESTLOGDIR="$tapdir/tmp_check/log" \
-        PG_REGRESS="$($PG_CONFIG --pgxs | xargs dirname)/../test/regress/pg_regress" \
-        prove -v -I "$($PG_CONFIG --pgxs | xargs dirname)/../test/perl" t/*.pl
+    as_cluster_user env PGPORT= PGHOST= PGUSER= \
+      make -s -C "$tapdir" -f "$repo/Makefile" VPATH="$repo" PG_CONFIG="$PG_CONFIG" \
+      PROVE_FLAGS=-v prove_installcheck
   ) >"$log" 2>&1
   local status=$?
   local passed failed
