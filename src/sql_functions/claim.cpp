@@ -15,19 +15,23 @@ using namespace idempotency::pg;
 
 namespace {
 
-// Arguments: scope, key, ttl, fingerprint, lease.
+// Arguments: scope, key, ttl, fingerprint, lease, and from 1.2 attempt (the
+// 1.0 and 1.1 declarations, before ALTER EXTENSION UPDATE, pass five).
 ClaimResult claim(FunctionCallInfo fcinfo, OutcomeColumn outcome) {
   GuardKey guard_key = guard_key_arguments(fcinfo);
   Interval* ttl = interval_argument(fcinfo, 2);
   text* fingerprint = text_argument(fcinfo, 3);
   Interval* lease = interval_argument(fcinfo, 4);
+  text* attempt = PG_NARGS() > 5 ? text_argument(fcinfo, 5) : nullptr;
   core::require_fingerprint(text_view(fingerprint));
   require_claim_durations(ttl, lease);
+  bytea* attempt_digest = pg::attempt_digest(attempt);
   require_writable("claim a guard");
   ClaimWrite write;
   write.scope = guard_key.scope;
   write.key = guard_key.key;
   write.fingerprint = fingerprint;
+  write.attempt_digest = attempt_digest;
   write.claim_token = new_claim_token();
 
   GuardStoreSession session = open_guard_store(Statements::kConnectOnDemand, RowExclusiveLock);
