@@ -124,4 +124,20 @@ RESET idempotency.direct_access;
 -- And a guard claimed through SQL is recognised by the direct path.
 SELECT claimed FROM idempotency.claim_or_lookup('attempts', 's1', attempt => :a2) AS direct_retry;
 
+-- A table without the attempt_digest column (a DBA dropped it): a claim with
+-- an attempt is 55000, one without works. The column is found by name, so
+-- adding it back (after the dropped one) brings attempts back. Rolled back.
+BEGIN;
+ALTER TABLE idempotency.guards DROP COLUMN attempt_digest;
+SELECT idempotency.claim_guard('attempts', 'd1') AS without_attempt;
+SAVEPOINT dropped;
+SELECT idempotency.claim_guard('attempts', 'd1', attempt => :a1);
+ROLLBACK TO SAVEPOINT dropped;
+ALTER TABLE idempotency.guards ADD COLUMN attempt_digest bytea;
+SELECT idempotency.claim_guard('attempts', 'd2', attempt => :a1) AS column_added_back,
+       idempotency.claim_guard('attempts', 'd2', attempt => :a1) AS retried;
+SELECT attempt_digest = sha256(convert_to(:a1, 'UTF8')) AS digest_stored
+  FROM idempotency.guards WHERE scope = 'attempts' AND key = 'd2';
+ROLLBACK;
+
 DELETE FROM idempotency.guards WHERE scope = 'attempts';

@@ -20,6 +20,7 @@ and 55P03 -> retry the statement.
 
 Connects with the libpq environment (PGHOST, PGPORT, PGUSER, PGDATABASE).
 """
+import contextlib
 import hashlib
 import json
 import random
@@ -238,8 +239,10 @@ class PaymentService:
         attempt = str(uuid.uuid4()) if self.retry_safe_claims else None
         deadline = time.monotonic() + self.pending_wait
         backoff = 0
-        conn = self.connect()
-        try:
+        # connect() gives a context manager (a connection, or one borrowed from
+        # a pool); a connection that broke is replaced, and all are left here.
+        with contextlib.ExitStack() as connections:
+            conn = connections.enter_context(self.connect())
             while True:
                 try:
                     claimed, claim_token, status, outcome = self.claim(
@@ -249,8 +252,7 @@ class PaymentService:
                         # The claim may have committed with its answer lost:
                         # claim again, same attempt, on a new connection.
                         self._count("claim_answer_lost")
-                        conn.close()
-                        conn = self.connect()
+                        conn = connections.enter_context(self.connect())
                         continue
                     action = classify(error.sqlstate)
                     if action == REJECT:
@@ -281,8 +283,6 @@ class PaymentService:
                     continue
                 status, outcome = result
                 return self._record(conn, key, status, outcome, claim_token)
-        finally:
-            conn.close()
 
     def _charge_alive(self, key, request, claim_token):
         """_charge, heartbeating the claim's lease meanwhile if asked to."""

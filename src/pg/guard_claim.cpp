@@ -107,7 +107,9 @@ ClaimResult claim_key(GuardStoreSession& session, ClaimWrite& write, ClaimDurati
   if (write.attempt_digest != nullptr && session.table->attempt_column == InvalidAttrNumber) {
     throw core::GuardError(core::SqlState::kObjectNotInPrerequisiteState,
                            "the table idempotency.guards has no attempt_digest column", {},
-                           "Run ALTER EXTENSION idempotency UPDATE.");
+                           "Run ALTER EXTENSION idempotency UPDATE; if the column was dropped, "
+                           "add it back: ALTER TABLE idempotency.guards ADD COLUMN "
+                           "attempt_digest bytea.");
   }
   stamp(write, durations, current_instant());
   for (int attempt = 0; attempt < core::kMaxWriteAttempts; ++attempt) {
