@@ -34,9 +34,9 @@ SELECT claimed, status FROM idempotency.claim_or_lookup('wait', 'printed', finge
 SELECT claimed, status, clock_timestamp() - statement_timestamp() >= interval '200 ms'
        AS waited_it_out
   FROM idempotency.claim_or_lookup('wait', 'printed', fingerprint => 'a', wait => '200 ms');
--- Positional, as the sixth argument.
+-- Positional, as the seventh argument (after attempt).
 SELECT claimed, status
-  FROM idempotency.claim_or_lookup('wait', 'printed', NULL, 'a', NULL, '10 ms');
+  FROM idempotency.claim_or_lookup('wait', 'printed', NULL, 'a', NULL, NULL, '10 ms');
 
 -- A transaction snapshot could never see the first attempt's answer: under
 -- REPEATABLE READ and SERIALIZABLE a wait is refused (55000); without one

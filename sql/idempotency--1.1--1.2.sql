@@ -3,6 +3,20 @@
 -- inside their part so that the parts stay independent.
 \echo Use "ALTER EXTENSION idempotency UPDATE TO '1.2'" to load this file. \quit
 
+-- Grants EXECUTE on `function` to `grantee` (0: PUBLIC), WITH GRANT OPTION
+-- if `grantable`, as a DBA's own GRANT would be: not recorded as part of the
+-- extension (pg_init_privs), so pg_dump keeps dumping it. The parts that
+-- re-create client functions and the grants at the end use it; it is dropped
+-- at the end of the script.
+CREATE FUNCTION idempotency.regrant_execute(function pg_catalog.regprocedure,
+                                            grantee pg_catalog.oid,
+                                            grantable pg_catalog.bool)
+RETURNS void
+LANGUAGE c STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'idempotency_regrant_execute';
+REVOKE ALL ON FUNCTION idempotency.regrant_execute(pg_catalog.regprocedure, pg_catalog.oid,
+                                                   pg_catalog.bool) FROM PUBLIC;
+
 -- == Part 1: batch claims, waits for the first answer, retry-safe claims ==
 
 -- claim_guards(scope, keys, ...): one row per key, in input order, with what
@@ -21,24 +35,73 @@ CREATE TYPE idempotency.batch_claim_state AS (
 
 CREATE FUNCTION idempotency.claim_guards(
     scope pg_catalog.text, keys pg_catalog.text[], ttl pg_catalog.interval DEFAULT NULL,
-    fingerprints pg_catalog.text[] DEFAULT NULL, lease pg_catalog.interval DEFAULT NULL)
+    fingerprints pg_catalog.text[] DEFAULT NULL, lease pg_catalog.interval DEFAULT NULL,
+    attempt pg_catalog.text DEFAULT NULL)
 RETURNS SETOF idempotency.batch_claim_state
 LANGUAGE c VOLATILE ROWS 100
 AS 'MODULE_PATHNAME', 'idempotency_claim_guards';
-REVOKE ALL ON FUNCTION idempotency.claim_guards(pg_catalog.text, pg_catalog.text[], pg_catalog.interval, pg_catalog.text[], pg_catalog.interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION idempotency.claim_guards(pg_catalog.text, pg_catalog.text[], pg_catalog.interval, pg_catalog.text[], pg_catalog.interval, pg_catalog.text) FROM PUBLIC;
 
--- claim_or_lookup(..., wait): a retry that meets a pending guard may wait up
--- to `wait` for the first attempt's answer. A new argument is a new function:
--- the grants of the five-argument one are copied to it, and it is dropped,
--- under "Grants" below.
+-- Retry-safe claims: claim_guard(), claim_or_lookup() and claim_guards()
+-- take an attempt id the caller made before its first try. A retry of the
+-- claim by that attempt (its answer was lost) gets the pending guard back as
+-- its own. The guard stores the attempt's sha256, never the id itself.
+ALTER TABLE idempotency.guards ADD COLUMN attempt_digest pg_catalog.bytea;
+
+-- claim_guard() is re-created with the new argument attempt, and
+-- claim_or_lookup() with attempt and wait (a retry that meets a pending
+-- guard may wait up to `wait` for the first attempt's answer). The roles that
+-- could execute them (grant_client, or a DBA's own GRANT, with its grant
+-- option) still can. If views or functions depend on them, the DROP stops
+-- and names them: drop those, update, re-create them.
+CREATE TABLE idempotency.claim_grants AS
+    SELECT p.proname AS function, a.grantee, a.is_grantable AS grantable
+      FROM pg_catalog.pg_proc AS p,
+           LATERAL pg_catalog.aclexplode(p.proacl) AS a
+     WHERE p.oid OPERATOR(pg_catalog.=) ANY (ARRAY[
+               'idempotency.claim_guard(pg_catalog.text, pg_catalog.text, pg_catalog.interval,'
+               ' pg_catalog.text, pg_catalog.interval)'::pg_catalog.regprocedure,
+               'idempotency.claim_or_lookup(pg_catalog.text, pg_catalog.text, pg_catalog.interval,'
+               ' pg_catalog.text, pg_catalog.interval)'::pg_catalog.regprocedure])
+       AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
+       AND a.grantee OPERATOR(pg_catalog.<>) p.proowner;
+
+DROP FUNCTION idempotency.claim_guard(pg_catalog.text, pg_catalog.text, pg_catalog.interval,
+                                      pg_catalog.text, pg_catalog.interval);
+DROP FUNCTION idempotency.claim_or_lookup(pg_catalog.text, pg_catalog.text, pg_catalog.interval,
+                                          pg_catalog.text, pg_catalog.interval);
+
+CREATE FUNCTION idempotency.claim_guard(
+    scope pg_catalog.text, key pg_catalog.text, ttl pg_catalog.interval DEFAULT NULL,
+    fingerprint pg_catalog.text DEFAULT NULL, lease pg_catalog.interval DEFAULT NULL,
+    attempt pg_catalog.text DEFAULT NULL)
+RETURNS pg_catalog.bool
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'idempotency_claim_guard';
+REVOKE ALL ON FUNCTION idempotency.claim_guard(pg_catalog.text, pg_catalog.text, pg_catalog.interval, pg_catalog.text, pg_catalog.interval, pg_catalog.text) FROM PUBLIC;
+
 CREATE FUNCTION idempotency.claim_or_lookup(
     scope pg_catalog.text, key pg_catalog.text, ttl pg_catalog.interval DEFAULT NULL,
     fingerprint pg_catalog.text DEFAULT NULL, lease pg_catalog.interval DEFAULT NULL,
-    wait pg_catalog.interval DEFAULT NULL)
+    attempt pg_catalog.text DEFAULT NULL, wait pg_catalog.interval DEFAULT NULL)
 RETURNS SETOF idempotency.claim_state
 LANGUAGE c VOLATILE ROWS 1
 AS 'MODULE_PATHNAME', 'idempotency_claim_or_lookup';
-REVOKE ALL ON FUNCTION idempotency.claim_or_lookup(pg_catalog.text, pg_catalog.text, pg_catalog.interval, pg_catalog.text, pg_catalog.interval, pg_catalog.interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION idempotency.claim_or_lookup(pg_catalog.text, pg_catalog.text, pg_catalog.interval, pg_catalog.text, pg_catalog.interval, pg_catalog.text, pg_catalog.interval) FROM PUBLIC;
+
+SELECT idempotency.regrant_execute(
+           CASE g.function
+               WHEN 'claim_guard' THEN
+                   'idempotency.claim_guard(pg_catalog.text, pg_catalog.text, pg_catalog.interval,'
+                   ' pg_catalog.text, pg_catalog.interval, pg_catalog.text)'
+               ELSE
+                   'idempotency.claim_or_lookup(pg_catalog.text, pg_catalog.text,'
+                   ' pg_catalog.interval, pg_catalog.text, pg_catalog.interval, pg_catalog.text,'
+                   ' pg_catalog.interval)'
+           END::pg_catalog.regprocedure,
+           g.grantee, g.grantable)
+  FROM idempotency.claim_grants AS g;
+DROP TABLE idempotency.claim_grants;
 
 -- == Part 2: event counters ==
 
@@ -156,9 +219,9 @@ CREATE FUNCTION idempotency.client_functions()
 RETURNS pg_catalog.text
 LANGUAGE sql IMMUTABLE
 AS $$
-    SELECT 'idempotency.claim_guard(text, text, interval, text, interval),'
-           ' idempotency.claim_or_lookup(text, text, interval, text, interval, interval),'
-           ' idempotency.claim_guards(text, text[], interval, text[], interval),'
+    SELECT 'idempotency.claim_guard(text, text, interval, text, interval, text),'
+           ' idempotency.claim_or_lookup(text, text, interval, text, interval, text, interval),'
+           ' idempotency.claim_guards(text, text[], interval, text[], interval, text),'
            ' idempotency.record_outcome(text, text, text, jsonb, int8),'
            ' idempotency.lookup(text, text),'
            ' idempotency.release_guard(text, text, int8),'
@@ -238,32 +301,22 @@ $function$;
 
 -- Roles that could claim (grant_client, or a DBA's own GRANT) may call the
 -- client functions new in 1.2, with the same grant option: extend_lease and
--- counters_rows whoever could call claim_guard, claim_guards and the new
--- claim_or_lookup whoever could call the old claim_or_lookup; and the admin
--- functions new in 1.2 (counters_rows, reset_counters, set_limits,
--- drop_limits, limit_usage) whoever could call set_retention. (SELECT on the
--- new scope_limits table and limits view comes with grant_admin, not with
--- this update: pg_dump would not keep such a grant made here.) The grants
--- are made as the DBA's would be, not as the extension's own
--- (regrant_execute, as in the 1.0 -> 1.1 update), so pg_dump keeps dumping
--- them.
-CREATE FUNCTION idempotency.regrant_execute(function pg_catalog.regprocedure,
-                                            grantee pg_catalog.oid,
-                                            grantable pg_catalog.bool)
-RETURNS void
-LANGUAGE c STRICT VOLATILE
-AS 'MODULE_PATHNAME', 'idempotency_regrant_execute';
-REVOKE ALL ON FUNCTION idempotency.regrant_execute(pg_catalog.regprocedure, pg_catalog.oid,
-                                                   pg_catalog.bool) FROM PUBLIC;
-
+-- counters_rows whoever could call claim_guard, claim_guards whoever could
+-- call claim_or_lookup (both as re-created in Part 1, with their grants);
+-- and the admin functions new in 1.2 (counters_rows, reset_counters,
+-- set_limits, drop_limits, limit_usage) whoever could call set_retention.
+-- (SELECT on the new scope_limits table and limits view comes with
+-- grant_admin, not with this update: pg_dump would not keep such a grant
+-- made here.) regrant_execute makes them as a DBA's own, so pg_dump keeps
+-- dumping them.
 SELECT idempotency.regrant_execute(n.new_function, a.grantee, a.is_grantable)
   FROM (VALUES ('idempotency.extend_lease(pg_catalog.text, pg_catalog.text, pg_catalog.int8,'
                 ' pg_catalog.interval)'::pg_catalog.regprocedure,
                 'idempotency.claim_guard(pg_catalog.text, pg_catalog.text, pg_catalog.interval,'
-                ' pg_catalog.text, pg_catalog.interval)'::pg_catalog.regprocedure),
+                ' pg_catalog.text, pg_catalog.interval, pg_catalog.text)'::pg_catalog.regprocedure),
                ('idempotency.counters_rows()'::pg_catalog.regprocedure,
                 'idempotency.claim_guard(pg_catalog.text, pg_catalog.text, pg_catalog.interval,'
-                ' pg_catalog.text, pg_catalog.interval)'::pg_catalog.regprocedure),
+                ' pg_catalog.text, pg_catalog.interval, pg_catalog.text)'::pg_catalog.regprocedure),
                ('idempotency.counters_rows()'::pg_catalog.regprocedure,
                 'idempotency.set_retention(pg_catalog.text, pg_catalog.interval,'
                 ' pg_catalog.bool)'::pg_catalog.regprocedure),
@@ -281,25 +334,16 @@ SELECT idempotency.regrant_execute(n.new_function, a.grantee, a.is_grantable)
                 'idempotency.set_retention(pg_catalog.text, pg_catalog.interval,'
                 ' pg_catalog.bool)'::pg_catalog.regprocedure),
                ('idempotency.claim_guards(pg_catalog.text, pg_catalog.text[], pg_catalog.interval,'
-                ' pg_catalog.text[], pg_catalog.interval)'::pg_catalog.regprocedure,
+                ' pg_catalog.text[], pg_catalog.interval, pg_catalog.text)'::pg_catalog.regprocedure,
                 'idempotency.claim_or_lookup(pg_catalog.text, pg_catalog.text, pg_catalog.interval,'
-                ' pg_catalog.text, pg_catalog.interval)'::pg_catalog.regprocedure),
-               ('idempotency.claim_or_lookup(pg_catalog.text, pg_catalog.text, pg_catalog.interval,'
-                ' pg_catalog.text, pg_catalog.interval, pg_catalog.interval)'::pg_catalog.regprocedure,
-                'idempotency.claim_or_lookup(pg_catalog.text, pg_catalog.text, pg_catalog.interval,'
-                ' pg_catalog.text, pg_catalog.interval)'::pg_catalog.regprocedure))
+                ' pg_catalog.text, pg_catalog.interval, pg_catalog.text, pg_catalog.interval)'
+                ::pg_catalog.regprocedure))
        AS n(new_function, granted_like),
        pg_catalog.pg_proc AS p,
        LATERAL pg_catalog.aclexplode(p.proacl) AS a
  WHERE p.oid OPERATOR(pg_catalog.=) n.granted_like
    AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
    AND a.grantee OPERATOR(pg_catalog.<>) p.proowner;
-
--- The five-argument claim_or_lookup, replaced by Part 1's (its grants are
--- copied above). Fails, naming them, if views or functions of the database
--- depend on it: drop those first and re-create them after the update.
-DROP FUNCTION idempotency.claim_or_lookup(pg_catalog.text, pg_catalog.text, pg_catalog.interval,
-                                          pg_catalog.text, pg_catalog.interval);
 
 DROP FUNCTION idempotency.regrant_execute(pg_catalog.regprocedure, pg_catalog.oid,
                                           pg_catalog.bool);

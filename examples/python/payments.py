@@ -2,8 +2,11 @@
 
 The flow of every example in examples/ (see examples/README.md):
 
-1. claim_or_lookup(scope, key, fingerprint => sha256 of the canonical request),
-   in its own committed transaction, BEFORE calling the payment provider;
+1. claim_or_lookup(scope, key, fingerprint => sha256 of the canonical request,
+   attempt => a UUID made for this attempt), in its own committed transaction,
+   BEFORE calling the payment provider; if the connection breaks before the
+   answer arrives, claim again with the same attempt: a claim that committed
+   is recognised as this attempt's own;
 2. claimed: call the provider; it may time out AFTER charging, so on a timeout
    ask it whether the charge went through (by the reference we passed);
 3. record_outcome(scope, key, status, outcome, claim_token) so every retry can
@@ -17,11 +20,13 @@ and 55P03 -> retry the statement.
 
 Connects with the libpq environment (PGHOST, PGPORT, PGUSER, PGDATABASE).
 """
+import contextlib
 import hashlib
 import json
 import random
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from typing import Optional
@@ -187,7 +192,8 @@ class PaymentService:
     """
 
     def __init__(self, connect, provider, scope="payments", lease=None, heartbeat=None,
-                 pending_wait=10.0, poll_interval=0.02, after_charge=None):
+                 pending_wait=10.0, poll_interval=0.02, after_charge=None,
+                 retry_safe_claims=True):
         self.connect = connect
         self.provider = provider
         self.scope = scope
@@ -196,6 +202,9 @@ class PaymentService:
         self.pending_wait = pending_wait
         self.poll_interval = poll_interval
         self.after_charge = after_charge  # test hook: called after the provider answered
+        # Claim with an attempt id, so a claim whose answer was lost can be
+        # retried (False only for the tests' control run).
+        self.retry_safe_claims = retry_safe_claims
         self.counts = Counter()  # events, for the tests and the curious
         self._counts_lock = threading.Lock()
 
@@ -215,24 +224,36 @@ class PaymentService:
                 time.sleep(min(0.01 * 2 ** attempt, 0.2) * random.random())
         raise RuntimeError(f"still failing after 50 attempts: {sql}")
 
-    def claim(self, conn, key, request_fingerprint):
+    def claim(self, conn, key, request_fingerprint, attempt):
         """claim_or_lookup: (claimed, claim_token, status, outcome)."""
         return conn.execute(
-            "SELECT claimed, claim_token, status, outcome"
-            " FROM idempotency.claim_or_lookup(%s, %s, fingerprint => %s, lease => %s)",
-            (self.scope, key, request_fingerprint, self.lease),
+            "SELECT claimed, claim_token, status, outcome FROM idempotency.claim_or_lookup("
+            "%s, %s, fingerprint => %s, lease => %s, attempt => %s)",
+            (self.scope, key, request_fingerprint, self.lease, attempt),
         ).fetchone()
 
     def pay(self, key: str, request: dict) -> Reply:
         request_fingerprint = fingerprint(request)
+        # One id for this attempt, made before its first claim: sent again
+        # only to retry a claim whose answer was lost, never for another pay().
+        attempt = str(uuid.uuid4()) if self.retry_safe_claims else None
         deadline = time.monotonic() + self.pending_wait
         backoff = 0
-        with self.connect() as conn:
+        # connect() gives a context manager (a connection, or one borrowed from
+        # a pool); a connection that broke is replaced, and all are left here.
+        with contextlib.ExitStack() as connections:
+            conn = connections.enter_context(self.connect())
             while True:
                 try:
                     claimed, claim_token, status, outcome = self.claim(
-                        conn, key, request_fingerprint)
+                        conn, key, request_fingerprint, attempt)
                 except psycopg.Error as error:
+                    if conn.broken:
+                        # The claim may have committed with its answer lost:
+                        # claim again, same attempt, on a new connection.
+                        self._count("claim_answer_lost")
+                        conn = connections.enter_context(self.connect())
+                        continue
                     action = classify(error.sqlstate)
                     if action == REJECT:
                         self._count("IK001")

@@ -262,6 +262,59 @@ def test_short_lease_without_heartbeat_charges_twice():
     assert len(charges) == 2, charges
 
 
+class LosesFirstClaimAnswer(payments.PaymentService):
+    """A service whose first claim commits but whose answer never arrives:
+    the server ends the connection right after it (pg_terminate_backend), and
+    the client only sees the connection break."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.answers_lost = 0
+
+    def claim(self, conn, key, request_fingerprint, attempt):
+        answer = super().claim(conn, key, request_fingerprint, attempt)
+        if self.answers_lost == 0:
+            self.answers_lost += 1
+            with connect() as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+            conn.execute("SELECT 1")  # raises: the connection is gone, and the answer with it
+        return answer
+
+
+def lost_claim_answer(retry_safe_claims):
+    scope = new_scope("lost-answer")
+    provider = payments.FlakyProvider(connect, refuse=0, timeout_after_charge=0,
+                                      timeout_before_charge=0)
+    service = LosesFirstClaimAnswer(payments.connector(), provider, scope=scope,
+                                    retry_safe_claims=retry_safe_claims, pending_wait=0.5)
+    key = str(uuid.uuid4())
+    reply = service.pay(key, {"customer": "fay", "amount": 300, "currency": "EUR"})
+    with connect() as conn:
+        stored = conn.execute("SELECT status FROM idempotency.lookup(%s, %s)", (scope, key)).fetchone()
+    return reply, service, charges_by_reference(scope).get(key, []), stored
+
+
+def test_lost_claim_answer_is_retried_by_attempt():
+    """The claim commits, its answer is lost with the connection: the retry,
+    with the same attempt id, gets the claim back and charges once."""
+    reply, service, charges, stored = lost_claim_answer(retry_safe_claims=True)
+    assert service.answers_lost == 1 and service.counts["claim_answer_lost"] == 1, service.counts
+    assert reply.kind == "charged", reply
+    assert len(charges) == 1, charges
+    assert stored == ("succeeded",), stored
+
+
+def test_lost_claim_answer_without_attempt_is_stuck():
+    """The control: without an attempt id the retry finds its own claim
+    pending, as if another attempt held it; nothing is charged and the key
+    stays pending (the check above can fail)."""
+    reply, service, charges, stored = lost_claim_answer(retry_safe_claims=False)
+    assert service.counts["claim_answer_lost"] == 1, service.counts
+    assert reply.kind == "in_progress" and service.counts["claimed"] == 0, (reply, service.counts)
+    assert charges == [], charges
+    assert stored == ("pending",), stored
+
+
 def blocking_claim(scope, key, request, hold, outcome=None, commit=False):
     """Another session claims the key in an open transaction for `hold`
     seconds (recording `outcome` in it), then commits or rolls back."""
@@ -355,6 +408,10 @@ def main():
               test_heartbeat_keeps_a_slow_owner)
     tap.check("control: the same short lease without heartbeats charges twice",
               test_short_lease_without_heartbeat_charges_twice)
+    tap.check("attempt: a claim whose answer was lost is retried by its attempt, one charge",
+              test_lost_claim_answer_is_retried_by_attempt)
+    tap.check("control: without an attempt, the lost claim leaves the key pending, no charge",
+              test_lost_claim_answer_without_attempt_is_stuck)
     tap.check("55P03: a claim blocked past lock_timeout is retried, then charges once",
               test_lock_timeout_is_retried)
     tap.check("40001: a REPEATABLE READ claim that lost the race is retried and replays",

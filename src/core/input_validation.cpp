@@ -47,6 +47,19 @@ void require_fingerprint(std::optional<std::string_view> fingerprint) {
   }
 }
 
+void require_attempt(std::optional<std::string_view> attempt) {
+  if (!attempt) return;  // NULL: a claim that is not retried by attempt
+  if (attempt->size() < kMinAttemptBytes || attempt->size() > kMaxIdentifierBytes) {
+    throw GuardError(SqlState::kInvalidParameterValue,
+                     "attempt must be " + std::to_string(kMinAttemptBytes) + " to " +
+                         std::to_string(kMaxIdentifierBytes) + " bytes, not " +
+                         std::to_string(attempt->size()),
+                     {},
+                     "Make one unique id (e.g. a UUID) per attempt before its first try, and "
+                     "send it again only when retrying that attempt's claim.");
+  }
+}
+
 void require_positive_duration(std::string_view argument, std::int64_t now, std::int64_t ends_at) {
   if (ends_at <= now) {
     throw GuardError(SqlState::kInvalidParameterValue, std::string(argument) + " must be positive",

@@ -19,6 +19,11 @@ constexpr std::size_t kMaxIdentifierBytes = 255;
 // only stops whole request bodies from being stored by mistake.
 constexpr std::size_t kMaxFingerprintBytes = 1024;
 
+// An attempt id (claims retried after a lost answer) is 16 to 255 bytes:
+// shorter ones (a counter, a thread number) are too easily shared between two
+// attempts, which would both get the claim. A UUID is 36 bytes.
+constexpr std::size_t kMinAttemptBytes = 16;
+
 // claim_guards() takes at most this many keys a call: enough to amortise
 // the round trip (bench: 100 a call), small enough that one call's row locks
 // and result stay modest.
@@ -28,6 +33,9 @@ constexpr std::size_t kMaxBatchKeys = 1000;
 void require_identifier(std::string_view argument, std::optional<std::string_view> value);
 
 void require_fingerprint(std::optional<std::string_view> fingerprint);
+
+// NULL (no attempt) or kMinAttemptBytes to kMaxIdentifierBytes bytes (22023).
+void require_attempt(std::optional<std::string_view> attempt);
 
 // A duration given as the instant it ends: `now + duration` must lie after `now`
 // (zero, negative and mixed-sign intervals that come out non-positive fail).

@@ -1,12 +1,18 @@
 #include "pg/guard_claim.hpp"
 #include "core/guard_conflicts.hpp"
+#include "core/guard_error.hpp"
 #include "core/input_validation.hpp"
 #include "pg/arguments.hpp"
+#include "pg/error_boundary.hpp"
 #include "pg/retention_cache.hpp"
 #include "pg/scope_limits.hpp"
 #include "pg/scope_table.hpp"
 #include "pg/server_state.hpp"
 #include "pg/settings.hpp"
+
+extern "C" {
+#include "utils/builtins.h"
+}
 
 namespace idempotency::pg {
 namespace {
@@ -43,7 +49,41 @@ void stamp_when_won(GuardStoreSession& session, ClaimWrite& write, ClaimDuration
   }
 }
 
+// A retried claim of this attempt's pending guard: the guard is the caller's,
+// with its token and times. With a lease, the lease restarts from now, as the
+// owner's extend_lease() would: the retry shows the owner is alive. False
+// when the guard changed since it was read (the caller reads again).
+bool answer_own_claim(GuardStoreSession& session, const ClaimWrite& write,
+                      ClaimDurations& durations, const GuardRow& existing, ClaimResult* result) {
+  if (durations.lease) {
+    use_statements(session);
+    TimestampTz lease_expires_at = add_interval(write.now, &*durations.lease);
+    if (!extend_pending_lease(write.scope, write.key, existing.guard.claim_token, write.now,
+                              lease_expires_at)) {
+      return false;
+    }
+  }
+  result->claimed = true;
+  result->claim_token = existing.guard.claim_token;
+  result->claimed_at = existing.claimed_at;
+  result->expires_at = existing.guard.expires_at;
+  return true;
+}
+
+std::optional<std::string_view> digest_view(const bytea* digest) {
+  if (digest == nullptr) return std::nullopt;
+  return std::string_view(VARDATA_ANY(digest), VARSIZE_ANY_EXHDR(digest));
+}
+
 }  // namespace
+
+bytea* attempt_digest(text* attempt) {
+  core::require_attempt(text_view(attempt));
+  if (attempt == nullptr) return nullptr;
+  return call_pg([&]() noexcept {
+    return DatumGetByteaPP(DirectFunctionCall1(sha256_bytea, PointerGetDatum(attempt)));
+  });
+}
 
 void require_claim_durations(Interval* ttl, Interval* lease) {
   TimestampTz now = current_instant();
@@ -68,6 +108,13 @@ ClaimResult claim_key(GuardStoreSession& session, ClaimWrite& write, ClaimDurati
                       OutcomeColumn outcome) {
   std::string_view scope = *text_view(write.scope);
   std::string_view key = *text_view(write.key);
+  if (write.attempt_digest != nullptr && session.table->attempt_column == InvalidAttrNumber) {
+    throw core::GuardError(core::SqlState::kObjectNotInPrerequisiteState,
+                           "the table idempotency.guards has no attempt_digest column", {},
+                           "Run ALTER EXTENSION idempotency UPDATE; if the column was dropped, "
+                           "add it back: ALTER TABLE idempotency.guards ADD COLUMN "
+                           "attempt_digest bytea.");
+  }
   stamp(write, durations, current_instant());
   for (int attempt = 0; attempt < core::kMaxWriteAttempts; ++attempt) {
     ItemPointerData conflict;
@@ -79,7 +126,8 @@ ClaimResult claim_key(GuardStoreSession& session, ClaimWrite& write, ClaimDurati
       GuardRow existing = read_guard(session, write.scope, write.key, outcome, &conflict);
       if (!existing.found) continue;               // deleted since the insert saw it
       stamp(write, durations, current_instant());  // the insert may have waited
-      switch (core::decide_claim(existing.guard, text_view(write.fingerprint), write.now)) {
+      switch (core::decide_claim(existing.guard, text_view(write.fingerprint), write.now,
+                                 digest_view(write.attempt_digest))) {
         case core::ClaimDecision::kAlreadyClaimed: {
           ClaimResult result;
           result.existing = existing;
@@ -98,6 +146,11 @@ ClaimResult claim_key(GuardStoreSession& session, ClaimWrite& write, ClaimDurati
                                    : core::GuardEvent::kClaimedAfterExpiry);
           }
           break;
+        case core::ClaimDecision::kOwnClaim: {
+          ClaimResult result;
+          if (answer_own_claim(session, write, durations, existing, &result)) return result;
+          continue;
+        }
       }
     }
     if (won) {

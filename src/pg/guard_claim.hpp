@@ -24,6 +24,11 @@ struct ClaimDurations {
   std::optional<Interval> lease;
 };
 
+// The digest a claim stores for the caller's attempt id (nullptr for none):
+// its sha256, so the table never holds the id itself, which would let a
+// reader of the table recover another caller's claim. Checks the id (22023).
+bytea* attempt_digest(text* attempt);
+
 // An explicit ttl and lease (nullptr: not given) must end after now: 22023.
 void require_claim_durations(Interval* ttl, Interval* lease);
 
@@ -33,7 +38,9 @@ ClaimDurations resolve_durations(Interval* ttl, Interval* lease, std::string_vie
 
 // Claims write.scope/write.key (the other fields of `write` but the times set
 // by the caller) in `session`, opened with RowExclusiveLock. Raises IK001
-// when a live guard has another fingerprint.
+// when a live guard has another fingerprint. A pending guard claimed with
+// write.attempt_digest is this attempt's own: it is answered as claimed, with
+// its token, and its lease (when `durations` has one) restarts from now.
 // Counts the claims it wins and its errors (idempotency.counters), but not a
 // refusal: a caller that claims again (a wait) counts only its final answer,
 // with count_refusal().

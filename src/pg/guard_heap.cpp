@@ -20,13 +20,13 @@ extern "C" {
 namespace idempotency::pg {
 namespace {
 
-void store_claim(TupleTableSlot* slot, const ClaimWrite& write) {
+void store_claim(TupleTableSlot* slot, const ClaimWrite& write, AttrNumber attempt_column) {
   ExecClearTuple(slot);
   Datum* values = slot->tts_values;
   bool* nulls = slot->tts_isnull;
   // Every column NULL first, dropped ones (after the extension's) included.
   for (int index = 0; index < slot->tts_tupleDescriptor->natts; ++index) nulls[index] = true;
-  auto set = [&](GuardColumn column, Datum value) {
+  auto set = [&](AttrNumber column, Datum value) {
     values[column - 1] = value;
     nulls[column - 1] = false;
   };
@@ -40,6 +40,7 @@ void store_claim(TupleTableSlot* slot, const ClaimWrite& write) {
   if (write.lease_expires_at) {
     set(kLeaseExpiresAtColumn, TimestampTzGetDatum(*write.lease_expires_at));
   }
+  if (write.attempt_digest != nullptr) set(attempt_column, PointerGetDatum(write.attempt_digest));
   ExecStoreVirtualTuple(slot);
 }
 
@@ -94,10 +95,10 @@ bool fetch_by_key(Relation relation, Oid primary_key, Snapshot snapshot, text* s
 
 }  // namespace
 
-void copy_guard_columns(const Datum* values, const bool* nulls, OutcomeColumn outcome,
-                        MemoryContext target, GuardRow* row) {
-  auto column = [&](GuardColumn number) { return values[number - 1]; };
-  auto is_null = [&](GuardColumn number) { return nulls[number - 1]; };
+void copy_guard_columns(const Datum* values, const bool* nulls, AttrNumber attempt_column,
+                        OutcomeColumn outcome, MemoryContext target, GuardRow* row) {
+  auto column = [&](AttrNumber number) { return values[number - 1]; };
+  auto is_null = [&](AttrNumber number) { return nulls[number - 1]; };
 
   std::optional<core::GuardStatus> status =
       core::parse_status(*text_view(DatumGetTextPP(column(kStatusColumn))));
@@ -121,6 +122,11 @@ void copy_guard_columns(const Datum* values, const bool* nulls, OutcomeColumn ou
   if (outcome == OutcomeColumn::kCopy && !is_null(kOutcomeColumn)) {
     row->outcome = DatumGetJsonbPCopy(column(kOutcomeColumn));
   }
+  if (attempt_column != InvalidAttrNumber && !is_null(attempt_column)) {
+    row->attempt_digest = DatumGetByteaPCopy(column(attempt_column));
+    row->guard.attempt =
+        std::string_view(VARDATA(row->attempt_digest), VARSIZE(row->attempt_digest) - VARHDRSZ);
+  }
   MemoryContextSwitchTo(previous);
 }
 
@@ -134,7 +140,7 @@ bool insert_guard_tuple(const GuardTable& table, const ClaimWrite& write, ItemPo
   ExecOpenIndices(result_relation, true);
   TupleTableSlot* slot =
       ExecInitExtraTupleSlot(estate, RelationGetDescr(relation), table_slot_callbacks(relation));
-  store_claim(slot, write);
+  store_claim(slot, write, table.attempt_column);
   List* arbiters = list_make1_oid(table.primary_key);
 
   // As ExecInsert() does for ON CONFLICT: check first (waiting for an
@@ -186,7 +192,8 @@ void fetch_guard(const GuardTable& table, text* scope, text* key, ItemPointer lo
   *row = GuardRow{};
   if (found) {
     slot_getallattrs(slot);
-    copy_guard_columns(slot->tts_values, slot->tts_isnull, outcome, target, row);
+    copy_guard_columns(slot->tts_values, slot->tts_isnull, table.attempt_column, outcome, target,
+                       row);
   }
   ExecDropSingleTupleTableSlot(slot);
   table_close(relation, NoLock);

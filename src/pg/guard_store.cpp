@@ -14,32 +14,49 @@ namespace {
 // The claim statements store the times the C++ side computed: no sub-query
 // for the scope's policy (cached per backend), which also keeps the INSERT
 // a plain single-shard statement for a distributed table.
+//
+// Each claim statement comes in two forms: for 1.2's table, which stores the
+// attempt's digest, and for a 1.0 or 1.1 table not updated yet.
+#define INSERT_GUARD(attempt_column, attempt_value)                          \
+  "INSERT INTO idempotency.guards"                                           \
+  " (scope, key, status, fingerprint, claim_token, claimed_at, expires_at, " \
+  "lease_expires_at" attempt_column                                          \
+  ") VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7" attempt_value            \
+  ") ON CONFLICT (scope, key) DO NOTHING"
+#define CLAIM_TYPES \
+  TEXTOID, TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID
+
 PreparedStatement insert_statement{
-    "INSERT INTO idempotency.guards"
-    " (scope, key, status, fingerprint, claim_token, claimed_at, expires_at, lease_expires_at)"
-    " VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7) ON CONFLICT (scope, key) DO NOTHING",
-    7,
-    {TEXTOID, TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID}};
+    INSERT_GUARD(", attempt_digest", ", $8"), 8, {CLAIM_TYPES, BYTEAOID}};
+PreparedStatement insert_statement_before_12{INSERT_GUARD("", ""), 7, {CLAIM_TYPES}};
 
 // For tables whose rows cannot be read directly (guard_table.hpp): every
-// column, in table order.
-PreparedStatement read_statement{
-    "SELECT g.scope, g.key, g.status, g.fingerprint, g.outcome, g.claim_token, g.claimed_at,"
-    " g.completed_at, g.expires_at, g.lease_expires_at"
-    " FROM idempotency.guards AS g WHERE " SAME_GUARD,
-    2,
-    {TEXTOID, TEXTOID}};
+// column, in table order, then the attempt's digest.
+#define READ_GUARD(attempt_column)                                                          \
+  "SELECT g.scope, g.key, g.status, g.fingerprint, g.outcome, g.claim_token, g.claimed_at," \
+  " g.completed_at, g.expires_at, g.lease_expires_at" attempt_column                        \
+  " FROM idempotency.guards AS g WHERE " SAME_GUARD
+
+PreparedStatement read_statement{READ_GUARD(", g.attempt_digest"), 2, {TEXTOID, TEXTOID}};
+PreparedStatement read_statement_before_12{READ_GUARD(""), 2, {TEXTOID, TEXTOID}};
+
+#define TAKE_OVER_GUARD(attempt_column)                                                      \
+  "UPDATE idempotency.guards AS g SET status = 'pending', fingerprint = $3, outcome = NULL," \
+  " claim_token = $4, claimed_at = $5, completed_at = NULL, expires_at = $6,"                \
+  " lease_expires_at = $7" attempt_column " WHERE " SAME_GUARD                               \
+  " AND g.claim_token OPERATOR(pg_catalog.=) $8"                                             \
+  " AND g.status OPERATOR(pg_catalog.=) $9 AND g.expires_at OPERATOR(pg_catalog.=) $10"
+#define SEEN_TYPES INT8OID, TEXTOID, TIMESTAMPTZOID
 
 PreparedStatement take_over_statement{
-    "UPDATE idempotency.guards AS g SET status = 'pending', fingerprint = $3, outcome = NULL,"
-    " claim_token = $4, claimed_at = $5, completed_at = NULL, expires_at = $6,"
-    " lease_expires_at = $7"
-    " WHERE " SAME_GUARD
-    " AND g.claim_token OPERATOR(pg_catalog.=) $8"
-    " AND g.status OPERATOR(pg_catalog.=) $9 AND g.expires_at OPERATOR(pg_catalog.=) $10",
-    10,
-    {TEXTOID, TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID,
-     TEXTOID, TIMESTAMPTZOID}};
+    TAKE_OVER_GUARD(", attempt_digest = $11"), 11, {CLAIM_TYPES, SEEN_TYPES, BYTEAOID}};
+PreparedStatement take_over_statement_before_12{TAKE_OVER_GUARD(""), 10, {CLAIM_TYPES, SEEN_TYPES}};
+
+#undef INSERT_GUARD
+#undef READ_GUARD
+#undef TAKE_OVER_GUARD
+#undef CLAIM_TYPES
+#undef SEEN_TYPES
 
 PreparedStatement complete_statement{
     "UPDATE idempotency.guards AS g SET status = $3, outcome = $4, completed_at = $5"
@@ -73,6 +90,7 @@ PreparedStatement extend_lease_statement{
 Datum nullable(const void* pointer) { return PointerGetDatum(pointer); }
 char null_flag(const void* pointer) { return pointer == nullptr ? 'n' : ' '; }
 
+// The first seven arguments of a claim statement.
 void bind_claim(const ClaimWrite& write, Datum* values, char* nulls) {
   values[0] = PointerGetDatum(write.scope);
   values[1] = PointerGetDatum(write.key);
@@ -85,13 +103,19 @@ void bind_claim(const ClaimWrite& write, Datum* values, char* nulls) {
   nulls[6] = write.lease_expires_at ? ' ' : 'n';
 }
 
+// The attempt's digest as argument `index` of a statement, if the table has the column.
+void bind_attempt(const ClaimWrite& write, int index, Datum* values, char* nulls) {
+  values[index] = nullable(write.attempt_digest);
+  nulls[index] = null_flag(write.attempt_digest);
+}
+
+}  // namespace
+
 void use_statements(GuardStoreSession& session) {
   if (session.statements_connected) return;
   call_pg([]() noexcept { connect_spi(); });
   session.statements_connected = true;
 }
-
-}  // namespace
 
 GuardStoreSession open_guard_store(Statements statements, LOCKMODE lock) {
   GuardStoreSession session;
@@ -121,13 +145,16 @@ GuardRow read_guard(GuardStoreSession& session, text* scope, text* key, OutcomeC
     return row;
   }
   use_statements(session);
+  bool attempts = table.attempt_column != InvalidAttrNumber;
   call_pg([&]() noexcept {
     Datum values[2] = {PointerGetDatum(scope), PointerGetDatum(key)};
-    if (execute_prepared(read_statement, values, "  ") == 0) return;
-    Datum columns[kGuardColumnCount];
-    bool nulls[kGuardColumnCount];
+    PreparedStatement& statement = attempts ? read_statement : read_statement_before_12;
+    if (execute_prepared(statement, values, "  ") == 0) return;
+    Datum columns[kGuardColumnCount + 1];
+    bool nulls[kGuardColumnCount + 1];
     heap_deform_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, columns, nulls);
-    copy_guard_columns(columns, nulls, outcome, session.caller_context, &row);
+    copy_guard_columns(columns, nulls, attempts ? kGuardColumnCount + 1 : InvalidAttrNumber,
+                       outcome, session.caller_context, &row);
   });
   return row;
 }
@@ -139,10 +166,13 @@ bool insert_guard(GuardStoreSession& session, const ClaimWrite& write, ItemPoint
     return call_pg([&]() noexcept { return insert_guard_tuple(table, write, conflict); });
   }
   use_statements(session);
+  bool attempts = table.attempt_column != InvalidAttrNumber;
   return call_pg([&]() noexcept {
-    Datum values[7];
-    char nulls[8] = "       ";
+    Datum values[8];
+    char nulls[9] = "        ";
     bind_claim(write, values, nulls);
+    if (!attempts) return execute_prepared(insert_statement_before_12, values, nulls) == 1;
+    bind_attempt(write, 7, values, nulls);
     return execute_prepared(insert_statement, values, nulls) == 1;
   });
 }
@@ -150,14 +180,17 @@ bool insert_guard(GuardStoreSession& session, const ClaimWrite& write, ItemPoint
 bool take_over_guard(GuardStoreSession& session, const ClaimWrite& write,
                      const core::StoredGuard& seen) {
   use_statements(session);
+  bool attempts = session.table->attempt_column != InvalidAttrNumber;
   return call_pg([&]() noexcept {
-    Datum values[10];
-    char nulls[11] = "          ";
+    Datum values[11];
+    char nulls[12] = "           ";
     bind_claim(write, values, nulls);
     values[7] = Int64GetDatum(seen.claim_token);
     std::string_view status = core::status_name(seen.status);
     values[8] = PointerGetDatum(cstring_to_text_with_len(status.data(), status.size()));
     values[9] = TimestampTzGetDatum(seen.expires_at);
+    if (!attempts) return execute_prepared(take_over_statement_before_12, values, nulls) == 1;
+    bind_attempt(write, 10, values, nulls);
     return execute_prepared(take_over_statement, values, nulls) == 1;
   });
 }

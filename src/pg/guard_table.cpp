@@ -60,6 +60,18 @@ constexpr ExpectedColumn kExpectedColumns[kGuardColumnCount] = {
     {"lease_expires_at", TIMESTAMPTZOID, true},
 };
 
+// The attempt_digest column (bytea) of 1.2, or InvalidAttrNumber.
+AttrNumber find_attempt_column(TupleDesc descriptor) {
+  for (int index = kGuardColumnCount; index < descriptor->natts; ++index) {
+    Form_pg_attribute column = TupleDescAttr(descriptor, index);
+    if (!column->attisdropped && column->atttypid == BYTEAOID &&
+        strcmp(NameStr(column->attname), kAttemptDigestColumnName) == 0) {
+      return column->attnum;
+    }
+  }
+  return InvalidAttrNumber;
+}
+
 // Reads find every column where the extension created it: nothing else may
 // have moved them (columns added at the end are allowed).
 void require_created_columns(TupleDesc descriptor) {
@@ -116,14 +128,18 @@ const char* reason_for_sql_reads(Relation relation, Oid primary_key) {
 
 // Why claims must run the INSERT statement, or nullptr when they may build
 // the row themselves: no column beyond the extension's but dropped ones
-// (written as NULL), no defaults, NOT NULL, CHECK, generated columns,
+// (written as NULL) and 1.2's attempt_digest, no defaults, NOT NULL, CHECK, generated columns,
 // triggers or rules the statement would apply.
-const char* reason_for_sql_writes(Relation relation) {
+const char* reason_for_sql_writes(Relation relation, AttrNumber attempt_column) {
   TupleDesc descriptor = RelationGetDescr(relation);
   for (int index = 0; index < descriptor->natts; ++index) {
     Form_pg_attribute column = TupleDescAttr(descriptor, index);
-    if (index >= kGuardColumnCount && !column->attisdropped) return "it has columns of its own";
-    if (index < kGuardColumnCount && column->attnotnull && kExpectedColumns[index].may_be_null) {
+    bool attempt = column->attnum == attempt_column;
+    if (index >= kGuardColumnCount && !attempt && !column->attisdropped) {
+      return "it has columns of its own";
+    }
+    if (column->attnotnull &&
+        (attempt || (index < kGuardColumnCount && kExpectedColumns[index].may_be_null))) {
       return "a column the extension leaves NULL is NOT NULL";
     }
   }
@@ -180,10 +196,12 @@ void load(LOCKMODE lock) {
   cached = GuardTable{};
   cached.relation = relation_oid;
   require_created_columns(RelationGetDescr(relation));
+  cached.attempt_column = find_attempt_column(RelationGetDescr(relation));
   cached.owner = relation->rd_rel->relowner;
   cached.primary_key = compat::immediate_primary_key(relation);
   const char* sql_reads = reason_for_sql_reads(relation, cached.primary_key);
-  const char* sql_writes = sql_reads != nullptr ? sql_reads : reason_for_sql_writes(relation);
+  const char* sql_writes =
+      sql_reads != nullptr ? sql_reads : reason_for_sql_writes(relation, cached.attempt_column);
   cached.direct_reads = sql_reads == nullptr;
   cached.direct_writes = sql_writes == nullptr;
   // For a DBA asking why claims became slower (SET client_min_messages).

@@ -22,11 +22,19 @@ enum GuardColumn : AttrNumber {
   kGuardColumnCount = kLeaseExpiresAtColumn,
 };
 
+// 1.2 adds a column, attempt_digest bytea: the sha256 of the attempt id a
+// guard was claimed with. ALTER TABLE puts it after any column a DBA added,
+// and a 1.0 or 1.1 table (before ALTER EXTENSION UPDATE) has none, so it is
+// found by name (GuardTable::attempt_column).
+constexpr const char* kAttemptDigestColumnName = "attempt_digest";
+
 struct GuardTable {
   Oid relation = InvalidOid;
   Oid owner = InvalidOid;
   Oid primary_key = InvalidOid;
   Oid expiry_index = InvalidOid;  // the btree on (expires_at), if it is there
+  // The number of the attempt_digest column; InvalidAttrNumber before 1.2.
+  AttrNumber attempt_column = InvalidAttrNumber;
   // True unless rows must be read through SQL: the table is not a heap
   // table, its primary key is not the btree on (scope, key) with collation
   // "C" the extension created, row security is forced on an owner without

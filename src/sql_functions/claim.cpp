@@ -19,7 +19,9 @@ using namespace idempotency::pg;
 
 namespace {
 
-// Arguments 0 to 4 (scope, key, ttl, fingerprint, lease), checked.
+// Arguments 0 to 5 (scope, key, ttl, fingerprint, lease, and from 1.2
+// attempt: the 1.0 and 1.1 declarations, before ALTER EXTENSION UPDATE, pass
+// five), checked.
 struct ClaimRequest {
   GuardKey guard_key;
   Interval* ttl = nullptr;
@@ -33,12 +35,15 @@ ClaimRequest claim_request(FunctionCallInfo fcinfo) {
   request.ttl = interval_argument(fcinfo, 2);
   text* fingerprint = text_argument(fcinfo, 3);
   request.lease = interval_argument(fcinfo, 4);
+  text* attempt = PG_NARGS() > 5 ? text_argument(fcinfo, 5) : nullptr;
   core::require_fingerprint(text_view(fingerprint));
   require_claim_durations(request.ttl, request.lease);
+  bytea* attempt_digest = pg::attempt_digest(attempt);
   require_writable("claim a guard");
   request.write.scope = request.guard_key.scope;
   request.write.key = request.guard_key.key;
   request.write.fingerprint = fingerprint;
+  request.write.attempt_digest = attempt_digest;
   request.write.claim_token = new_claim_token();
   return request;
 }
@@ -58,11 +63,11 @@ bool blocked_by_pending(const ClaimResult& result) {
   return !result.claimed && result.existing.guard.status == core::GuardStatus::kPending;
 }
 
-// Argument 5 of claim_or_lookup: how long to wait (0: not at all). Absent
+// Argument 6 of claim_or_lookup: how long to wait (0: not at all). Absent
 // when a 1.1 declaration (five arguments) calls this library before
 // ALTER EXTENSION ... UPDATE.
 std::int64_t wait_argument(FunctionCallInfo fcinfo) {
-  constexpr int kWaitArgument = 5;
+  constexpr int kWaitArgument = 6;
   if (PG_NARGS() <= kWaitArgument) return 0;
   Interval* wait = interval_argument(fcinfo, kWaitArgument);
   if (wait == nullptr) return 0;
@@ -133,7 +138,7 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_claim_guard) {
   return BoolGetDatum(result.claimed);
 }
 
-// Arguments: scope, key, ttl, fingerprint, lease, wait.
+// Arguments: scope, key, ttl, fingerprint, lease, attempt, wait.
 IDEMPOTENCY_SQL_FUNCTION(idempotency_claim_or_lookup) {
   ClaimRequest request = claim_request(fcinfo);
   std::int64_t wait = wait_argument(fcinfo);

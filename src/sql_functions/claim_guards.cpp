@@ -47,13 +47,14 @@ std::optional<std::vector<text*>> text_array_argument(FunctionCallInfo fcinfo, i
   return entries;
 }
 
-// Arguments: scope, keys, ttl, fingerprints, lease.
+// Arguments: scope, keys, ttl, fingerprints, lease, attempt.
 struct BatchArguments {
   text* scope = nullptr;
   std::vector<text*> keys;
   std::vector<text*> fingerprints;  // one per key (nullptr: none)
   Interval* ttl = nullptr;
   Interval* lease = nullptr;
+  bytea* attempt_digest = nullptr;  // one attempt for the whole batch (nullptr: none)
 };
 
 // Every check before anything is written, so bad input claims nothing.
@@ -77,6 +78,7 @@ BatchArguments batch_arguments(FunctionCallInfo fcinfo) {
   }
   arguments.lease = interval_argument(fcinfo, 4);
   require_claim_durations(arguments.ttl, arguments.lease);
+  arguments.attempt_digest = attempt_digest(text_argument(fcinfo, 5));
   return arguments;
 }
 
@@ -104,11 +106,17 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_claim_guards) {
   require_scope_access(session, scope);
   ClaimDurations durations = resolve_durations(arguments.ttl, arguments.lease, scope);
   std::vector<ClaimResult> results(arguments.keys.size());
+  text* previous_key = nullptr;
   for (std::size_t position : claim_order(arguments.keys)) {
     ClaimWrite write;
     write.scope = arguments.scope;
     write.key = arguments.keys[position];
     write.fingerprint = arguments.fingerprints[position];
+    // A later occurrence of a key claims without the attempt, or it would
+    // take the first occurrence's claim for its own and run the work twice.
+    bool repeated = previous_key != nullptr && *text_view(previous_key) == *text_view(write.key);
+    write.attempt_digest = repeated ? nullptr : arguments.attempt_digest;
+    previous_key = write.key;
     write.claim_token = new_claim_token();
     results[position] = claim_key(session, write, durations, OutcomeColumn::kCopy);
     if (!results[position].claimed) count_refusal(scope, results[position], OutcomeColumn::kCopy);

@@ -51,6 +51,19 @@ is($node->safe_psql('upgraded',
 $node->safe_psql('upgraded', q{ALTER EXTENSION idempotency UPDATE TO '1.1'});
 is($node->safe_psql('upgraded',
      q{SELECT extversion FROM pg_extension WHERE extname = 'idempotency'}), '1.1', 'updated to 1.1');
+# The 1.2 library runs a 1.1 table (no attempt_digest column yet), directly and through SQL.
+is($node->safe_psql('upgraded', q{
+  SELECT string_agg(claimed::text, ',') FROM (
+    SELECT claimed FROM idempotency.claim_or_lookup('payments', 'k-30')
+    UNION ALL SELECT claimed FROM idempotency.claim_or_lookup('payments', 'k-30')) AS c}),
+   'true,false', '1.1 table: claims on the direct path');
+is($node->safe_psql('upgraded', q{SET idempotency.direct_access = off;
+  SELECT string_agg(claimed::text, ',') FROM (
+    SELECT claimed FROM idempotency.claim_or_lookup('payments', 'k-31')
+    UNION ALL SELECT claimed FROM idempotency.claim_or_lookup('payments', 'k-31')) AS c}),
+   'true,false', '1.1 table: claims through SQL');
+$node->safe_psql('upgraded',
+  q{DELETE FROM idempotency.guards WHERE key IN ('k-30', 'k-31')});
 $node->safe_psql('upgraded', q{ALTER EXTENSION idempotency UPDATE});
 is($node->safe_psql('upgraded',
      q{SELECT extversion FROM pg_extension WHERE extname = 'idempotency'}), '1.2', 'updated to 1.2');
@@ -107,19 +120,46 @@ is($node->safe_psql('upgraded', q{SELECT has_function_privilege('reporting',
      'idempotency.lookup(text, text)', 'EXECUTE WITH GRANT OPTION')}), 't',
    'the grant option is kept');
 
-# 1.2 re-creates claim_or_lookup with `wait`: whoever could call it still can,
+# 1.2 re-creates claim_or_lookup with `attempt` and `wait`: whoever could call it still can,
 # with the same grant option, and nobody else.
 is($node->safe_psql('upgraded', q{SET ROLE app;
   SELECT claimed::text || '/' || status FROM idempotency.claim_or_lookup('payments', 'k-15',
                                                                          wait => '10 ms')}),
    'false/pending', 'grant_client role: claim_or_lookup with wait works after the update');
 is($node->safe_psql('upgraded', q{SELECT has_function_privilege('auditor',
-     'idempotency.claim_or_lookup(text, text, interval, text, interval, interval)',
+     'idempotency.claim_or_lookup(text, text, interval, text, interval, text, interval)',
      'EXECUTE WITH GRANT OPTION')}), 't',
    'a DBA\'s own grant of claim_or_lookup is kept, with its grant option');
 is($node->safe_psql('upgraded', q{SELECT has_function_privilege('reporting',
-     'idempotency.claim_or_lookup(text, text, interval, text, interval, interval)', 'EXECUTE')}),
+     'idempotency.claim_or_lookup(text, text, interval, text, interval, text, interval)', 'EXECUTE')}),
    'f', 'the new claim_or_lookup goes to nobody who could not call the old one');
+# 1.2: claims take an attempt; the re-created claim functions keep their grants.
+is($node->safe_psql('upgraded', q{SELECT count(*) FROM idempotency.guards
+  WHERE attempt_digest IS NOT NULL}), '0', 'guards claimed before the update have no attempt');
+my $attempt = q{'9a1d7c3e-upgrade-attempt-000001'};
+my $first = $node->safe_psql('upgraded', qq{SET ROLE app;
+  SELECT claimed::text || '/' || claim_token FROM idempotency.claim_or_lookup('payments', 'k-40',
+    attempt => $attempt)});
+like($first, qr{^true/\d+$}, 'grant_client role: claim_or_lookup with an attempt');
+is($node->safe_psql('upgraded', qq{SET ROLE app;
+  SELECT claimed::text || '/' || claim_token FROM idempotency.claim_or_lookup('payments', 'k-40',
+    attempt => $attempt)}), $first, 'the retry by the same attempt gets the same claim');
+is($node->safe_psql('upgraded', qq{SET ROLE app;
+  SELECT idempotency.claim_guard('payments', 'k-15', attempt => $attempt)}), 'f',
+   'an attempt does not get a guard claimed before the update');
+$node->psql('upgraded', qq{SET ROLE reporting;
+  SELECT idempotency.claim_guard('payments', 'k-41', attempt => $attempt)},
+  stdout => \$stdout, stderr => \$stderr);
+like($stderr, qr/permission denied for function claim_guard/,
+   'claim_guard stays denied to a role that could not call it');
+is($node->safe_psql('upgraded', q{SELECT string_agg(p.oid::regprocedure::text, ', '
+    ORDER BY p.oid::regprocedure::text) FROM pg_proc AS p
+  WHERE p.pronamespace = 'idempotency'::regnamespace
+    AND p.proname IN ('claim_guard', 'claim_or_lookup', 'claim_guards')}),
+   'idempotency.claim_guard(text,text,interval,text,interval,text), '
+   . 'idempotency.claim_guards(text,text[],interval,text[],interval,text), '
+   . 'idempotency.claim_or_lookup(text,text,interval,text,interval,text,interval)',
+   'the claim functions take an attempt, and the old signatures are gone');
 
 # 1.2's new client function goes to the roles that could claim, and only to them.
 my $token = $node->safe_psql('upgraded',
@@ -173,6 +213,9 @@ is($node->safe_psql('restored', q{SELECT has_function_privilege('app',
 is($node->safe_psql('restored', q{SET ROLE app;
   SELECT claimed FROM idempotency.claim_guards('payments', ARRAY['k-23'])}), 't',
    'restored: the grant_client role may still call claim_guards');
+is($node->safe_psql('restored', qq{SET ROLE app;
+  SELECT claimed::text || '/' || claim_token FROM idempotency.claim_or_lookup('payments', 'k-40',
+    attempt => $attempt)}), $first, 'restored: the attempt still gets its claim back');
 
 is($node->safe_psql('restored', q{SET ROLE auditor;
   SELECT status FROM idempotency.claim_or_lookup('payments', 'k-17', wait => '10 ms')}), 'pending',

@@ -37,6 +37,9 @@ inline void PrintTo(ClaimDecision decision, std::ostream* os) {
     case ClaimDecision::kKeyReused:
       *os << "ClaimDecision::kKeyReused";
       return;
+    case ClaimDecision::kOwnClaim:
+      *os << "ClaimDecision::kOwnClaim";
+      return;
   }
   *os << "ClaimDecision(" << static_cast<int>(decision) << ")";
 }

@@ -251,6 +251,62 @@ TEST(DecideClaim, LeaseStillRunningWithDifferentFingerprintIsKeyReused) {
   EXPECT_EQ(decide_claim(guard, std::string_view("fp-b"), kNow), ClaimDecision::kKeyReused);
 }
 
+// --- decide_claim: attempts ---------------------------------------------
+
+TEST(DecideClaim, SameAttemptOnPendingGuardIsOwnClaim) {
+  StoredGuard guard = live_guard(GuardStatus::kPending);
+  guard.attempt = "digest-a";
+  EXPECT_EQ(decide_claim(guard, std::nullopt, kNow, std::string_view("digest-a")),
+            ClaimDecision::kOwnClaim);
+  guard.lease_expires_at = kNow + 1;  // a lease still running
+  EXPECT_EQ(decide_claim(guard, std::nullopt, kNow, std::string_view("digest-a")),
+            ClaimDecision::kOwnClaim);
+}
+
+TEST(DecideClaim, OtherOrNoAttemptOnPendingGuardIsAlreadyClaimed) {
+  StoredGuard guard = live_guard(GuardStatus::kPending);
+  guard.attempt = "digest-a";
+  EXPECT_EQ(decide_claim(guard, std::nullopt, kNow, std::string_view("digest-b")),
+            ClaimDecision::kAlreadyClaimed);
+  EXPECT_EQ(decide_claim(guard, std::nullopt, kNow, std::nullopt), ClaimDecision::kAlreadyClaimed);
+  // A view into a longer buffer is compared by its own bytes only.
+  EXPECT_EQ(decide_claim(guard, std::nullopt, kNow, std::string_view("digest-ab", 9)),
+            ClaimDecision::kAlreadyClaimed);
+}
+
+TEST(DecideClaim, AttemptOnGuardClaimedWithoutOneIsAlreadyClaimed) {
+  StoredGuard guard = live_guard(GuardStatus::kPending);
+  EXPECT_EQ(decide_claim(guard, std::nullopt, kNow, std::string_view("digest-a")),
+            ClaimDecision::kAlreadyClaimed);
+}
+
+TEST(DecideClaim, SameAttemptOnCompletedGuardIsAlreadyClaimed) {
+  // The side effect is done: the attempt is answered as any retry, with the outcome.
+  for (GuardStatus status : kCompletedStatuses) {
+    StoredGuard guard = live_guard(status);
+    guard.attempt = "digest-a";
+    EXPECT_EQ(decide_claim(guard, std::nullopt, kNow, std::string_view("digest-a")),
+              ClaimDecision::kAlreadyClaimed);
+  }
+}
+
+TEST(DecideClaim, SameAttemptDoesNotOutrankExpiryLeaseOrFingerprint) {
+  StoredGuard guard = live_guard(GuardStatus::kPending);
+  guard.attempt = "digest-a";
+  guard.lease_expires_at = kNow;  // ran out: a new claim, with a new token
+  EXPECT_EQ(decide_claim(guard, std::nullopt, kNow, std::string_view("digest-a")),
+            ClaimDecision::kTakeOver);
+  guard.lease_expires_at = std::nullopt;
+  guard.fingerprint = "fp-a";
+  EXPECT_EQ(decide_claim(guard, std::string_view("fp-b"), kNow, std::string_view("digest-a")),
+            ClaimDecision::kKeyReused);
+  EXPECT_EQ(decide_claim(guard, std::string_view("fp-a"), kNow, std::string_view("digest-a")),
+            ClaimDecision::kOwnClaim);
+  guard.expires_at = kNow;
+  EXPECT_EQ(decide_claim(guard, std::string_view("fp-a"), kNow, std::string_view("digest-a")),
+            ClaimDecision::kTakeOver);
+}
+
 TEST(DecideClaim, ExpiryWinsOverARunningLease) {
   // A lease that outlasts the guard does not keep it alive.
   StoredGuard guard = live_guard(GuardStatus::kPending);
