@@ -35,6 +35,9 @@ function connectionLost(error) {
   return !error.code || error.code.startsWith('08') || error.code === '57P01';
 }
 
+// The failed query reports what broke; the client's 'error' event adds nothing.
+function ignoreClientError() {}
+
 const REJECT = 'reject'; // IK001
 const STOP = 'stop'; // IK004
 const RETRY = 'retry'; // 40001, 40P01, 55P03
@@ -147,12 +150,21 @@ class PaymentService {
 
   async pay(key, request) {
     // The connection, replaced if it breaks during a claim.
-    const session = { client: await this.pool.connect() };
+    const session = { client: await this.checkout() };
     try {
       return await this.payWith(session, key, request);
     } finally {
+      session.client.off('error', ignoreClientError);
       session.client.release();
     }
+  }
+
+  // A pool client that may break while checked out: besides failing the query,
+  // a broken connection emits 'error', which must not crash the process.
+  async checkout() {
+    const client = await this.pool.connect();
+    client.on('error', ignoreClientError);
+    return client;
   }
 
   async claim(client, key, requestFingerprint, attempt) {
@@ -182,8 +194,9 @@ class PaymentService {
           // same attempt, on a new connection.
           answersLost += 1;
           this.count('claim_answer_lost');
+          client.off('error', ignoreClientError);
           client.release(error); // destroyed, not returned to the pool
-          session.client = await this.pool.connect();
+          session.client = await this.checkout();
           continue;
         }
         const action = classify(error.code);
