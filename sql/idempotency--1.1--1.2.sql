@@ -230,8 +230,8 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION idempotency.client_functions() FROM PUBLIC;
 
--- The DBA functions grant_admin() and revoke_admin() grant and revoke (and,
--- with them, SELECT on the tables and views listed there), listed once.
+-- The DBA functions grant_admin() and revoke_admin() grant and revoke, and
+-- the tables and views they grant SELECT on, each listed once.
 CREATE FUNCTION idempotency.admin_functions()
 RETURNS pg_catalog.text
 LANGUAGE sql IMMUTABLE
@@ -250,6 +250,15 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION idempotency.admin_functions() FROM PUBLIC;
 
+CREATE FUNCTION idempotency.admin_relations()
+RETURNS pg_catalog.text
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT 'idempotency.stats, idempotency.retention_policies, idempotency.scope_access,'
+           ' idempotency.scope_limits, idempotency.limits'
+$$;
+REVOKE ALL ON FUNCTION idempotency.admin_relations() FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION idempotency.grant_admin(role pg_catalog.regrole)
 RETURNS void
 LANGUAGE plpgsql
@@ -258,9 +267,7 @@ AS $function$
 BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA idempotency TO %s', role);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', idempotency.admin_functions(), role);
-    EXECUTE format('GRANT SELECT ON idempotency.stats, idempotency.retention_policies,'
-                   ' idempotency.scope_access, idempotency.scope_limits, idempotency.limits'
-                   ' TO %s', role);
+    EXECUTE format('GRANT SELECT ON %s TO %s', idempotency.admin_relations(), role);
 END
 $function$;
 
@@ -271,9 +278,7 @@ SET search_path = pg_catalog, pg_temp
 AS $function$
 BEGIN
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %s', idempotency.admin_functions(), role);
-    EXECUTE format('REVOKE SELECT ON idempotency.stats, idempotency.retention_policies,'
-                   ' idempotency.scope_access, idempotency.scope_limits, idempotency.limits'
-                   ' FROM %s', role);
+    EXECUTE format('REVOKE SELECT ON %s FROM %s', idempotency.admin_relations(), role);
 END
 $function$;
 
