@@ -14,6 +14,9 @@
 namespace idempotency::pg {
 namespace {
 
+// How many scopes' covering limits a backend remembers between reloads.
+constexpr std::size_t kMaxRememberedScopes = 4096;
+
 // A recount corrects a full limit's counts at most this often.
 constexpr TimestampTz kRecountIntervalMicroseconds = 1000 * 1000;
 
@@ -118,6 +121,9 @@ const std::vector<std::size_t>& limits_of(std::string_view scope) {
   for (std::size_t index = 0; index < limits->size(); ++index) {
     if (core::scope_matches((*limits)[index].pattern, scope)) covering.push_back(index);
   }
+  // A client may use any number of scopes: the memo starts over rather than
+  // grow without bound.
+  if (limits_by_scope->size() >= kMaxRememberedScopes) limits_by_scope->clear();
   return limits_by_scope->emplace(std::move(name), std::move(covering)).first->second;
 }
 

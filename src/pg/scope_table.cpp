@@ -36,7 +36,9 @@ constexpr const char* kTrancheName = "idempotency scopes";
 constexpr const char* kCountersFile = PGSTAT_STAT_PERMANENT_DIRECTORY "/idempotency_counters.stat";
 constexpr std::uint32_t kCountersFileMagic = 0x49444b43;  // "IDKC"
 
-// Backend-local: the entry of each scope this backend has used.
+// Backend-local: the entry of each scope this backend has used, up to
+// kMaxCachedScopes.
+constexpr std::size_t kMaxCachedScopes = 4096;
 std::unordered_map<std::string, ScopeEntry*>* cached_entries = nullptr;
 
 void initialize_entry(ScopeEntry* entry, TimestampTz now) {
@@ -276,6 +278,9 @@ ScopeEntry* find_scope_entry(std::string_view scope) {
     entry = cached->second;
   } else {
     entry = find_shared_entry(name);
+    // A client may use any number of scopes: the cache starts over rather
+    // than grow without bound (the entries stay in shared memory).
+    if (cached_entries->size() >= kMaxCachedScopes) cached_entries->clear();
     cached_entries->emplace(name, entry);
   }
   last_scope = std::move(name);
