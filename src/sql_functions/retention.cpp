@@ -17,7 +17,7 @@ namespace {
 // re-date in batches of their own transactions; otherwise the caller's
 // transaction does it.
 bool purge_worker_running_here() {
-  const char* database = call_pg([] { return get_database_name(MyDatabaseId); });
+  const char* database = call_pg([]() noexcept { return get_database_name(MyDatabaseId); });
   int index = find_worker_slot(database);
   if (index < 0) return false;
   PurgeWorkerSlot slot = read_worker_slot(index);
