@@ -64,6 +64,23 @@ else
   sql worker2 -c "SET citus.enable_ddl_propagation = off" -c 'CREATE EXTENSION idempotency' || exit 1
 fi
 
+# A worker's own guards, claimed there before distribute(), would be hidden
+# by the shards: distribute() refuses them. The session that claimed and
+# released the guard stays open: its prepared plans and cached description
+# of the local table must follow the table once it is distributed.
+mkfifo "$work/early.in"
+psql -X -q -At -h 127.0.0.1 -p "${port[worker1]}" -U postgres -d postgres \
+  <"$work/early.in" >"$work/early.out" 2>&1 &
+early_pid=$!
+exec {early}>"$work/early.in"
+echo "SELECT idempotency.claim_guard('early', 'local');" >&$early
+check "distribute() with a worker's own guards: 55000" bash -c "
+  for _ in \$(seq 1 50); do grep -q . '$work/early.out' && break; sleep 0.1; done
+  got=\$(psql -X -q -h 127.0.0.1 -p ${port[coordinator]} -U postgres -d postgres \
+    -c '\\set VERBOSITY sqlstate' -c 'SELECT idempotency.distribute()' 2>&1)
+  echo \"\$got\"; [ \"\$got\" = 'ERROR:  55000' ]"
+echo "SELECT idempotency.release_guard('early', 'local');" >&$early
+
 check "distribute() on a worker: 55000" expect_sqlstate worker1 55000 'SELECT idempotency.distribute()'
 check "distribute(by => 'tenant'): 22023" expect_sqlstate coordinator 22023 "SELECT idempotency.distribute(by => 'tenant')"
 check "distribute() on the coordinator" sql coordinator -c 'SELECT idempotency.distribute()'
@@ -78,6 +95,23 @@ idempotency.scope_limits|n|" coordinator \
   "SELECT logicalrelid::regclass::text, partmethod,
           coalesce(column_to_column_name(logicalrelid, partkey), '')
      FROM pg_dist_partition WHERE logicalrelid::regclass::text LIKE 'idempotency.%' ORDER BY 1"
+# The early session on worker1 (plans prepared, table described before
+# distribute()) claims through the shards: the coordinator sees its guards.
+early_session_uses_shards() {
+  local k
+  for k in $(seq 1 20); do
+    echo "SELECT idempotency.claim_guard('early', 'k$k');" >&$early
+  done
+  echo "SELECT 'early done';" >&$early
+  for _ in $(seq 1 100); do grep -q 'early done' "$work/early.out" && break; sleep 0.1; done
+  cat "$work/early.out"
+  [ "$(grep -c '^t$' "$work/early.out")" = 22 ] || return 1
+  expect 20 coordinator "SELECT count(*) FROM idempotency.guards WHERE scope = 'early'"
+}
+check "a worker session opened before distribute() claims into the shards" early_session_uses_shards
+exec {early}>&-
+wait "$early_pid"
+
 # --- the client API: same answers on a plain server, the coordinator, a worker ---
 # The client role: in the plain database, and once on the coordinator, whose
 # GRANTs and reference-table writes reach every node.
@@ -123,6 +157,15 @@ SQL
 02:00:00" ]
 }
 check "a policy set on the coordinator applies to the next claim on a worker" policy_on_worker
+
+check "set_retention(..., apply_to_existing => true) on the coordinator re-dates the guards of every shard" bash -c "
+  psql -X -q -At -h 127.0.0.1 -p ${port[worker1]} -U postgres -d postgres -v ON_ERROR_STOP=1 \
+    -c \"SELECT count(idempotency.claim_guard('redate', k::text)) FROM generate_series(1, 30) AS k\" >/dev/null &&
+  psql -X -q -At -h 127.0.0.1 -p ${port[coordinator]} -U postgres -d postgres -v ON_ERROR_STOP=1 \
+    -c \"SELECT idempotency.set_retention('redate', '3 hours', apply_to_existing => true)\" >/dev/null &&
+  got=\$(psql -X -q -At -h 127.0.0.1 -p ${port[worker2]} -U postgres -d postgres \
+    -c \"SELECT count(*), min(expires_at - claimed_at), max(expires_at - claimed_at) FROM idempotency.guards WHERE scope = 'redate'\") &&
+  echo \"\$got\" && [ \"\$got\" = '30|03:00:00|03:00:00' ]"
 
 # --- races: 12 clients over the three nodes claim the same 300 keys, each
 # claim its own transaction, each client in its own order ---

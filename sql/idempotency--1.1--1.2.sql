@@ -225,6 +225,8 @@ AS $function$
 DECLARE
     current_column pg_catalog.text;
     missing pg_catalog.text;
+    local_rows_query pg_catalog.text;
+    shadowed pg_catalog.text;
 BEGIN
     IF by IS NULL OR by NOT IN ('key', 'scope') THEN
         RAISE EXCEPTION 'idempotency.distribute: by must be ''key'' or ''scope'', not %',
@@ -254,6 +256,27 @@ BEGIN
         RAISE EXCEPTION 'idempotency.distribute: the idempotency extension is missing on %', missing
             USING ERRCODE = '55000',
                   HINT = 'Install and preload the extension on every worker and CREATE EXTENSION idempotency there.';
+    END IF;
+    -- A worker's own rows in a table not yet distributed would stay in its
+    -- local table, hidden once its queries go to the shards: refuse.
+    SELECT string_agg(format('(SELECT pg_catalog.count(*) FROM %s)', t.name),
+                      ' OPERATOR(pg_catalog.+) ')
+      INTO local_rows_query
+      FROM pg_catalog.unnest(ARRAY['idempotency.guards', 'idempotency.retention_policies',
+                                   'idempotency.scope_access', 'idempotency.scope_limits']) AS t(name)
+     WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p
+                        WHERE p.logicalrelid = t.name::pg_catalog.regclass);
+    IF local_rows_query IS NOT NULL THEN
+        SELECT string_agg(format('%s:%s (%s rows)', r.nodename, r.nodeport, r.result), ', '
+                          ORDER BY r.nodename, r.nodeport)
+          INTO shadowed
+          FROM pg_catalog.run_command_on_workers('SELECT ' || local_rows_query) AS r
+         WHERE NOT r.success OR r.result <> '0';
+        IF shadowed IS NOT NULL THEN
+            RAISE EXCEPTION 'idempotency.distribute: workers hold rows of their own in the extension''s tables: %', shadowed
+                USING ERRCODE = '55000',
+                      HINT = 'Once distributed, a worker reads the shards and never these rows: copy what you need to the coordinator, delete them on the workers, and call distribute() again.';
+        END IF;
     END IF;
 
     SELECT a.attname INTO current_column
@@ -300,6 +323,41 @@ END
 $function$;
 
 REVOKE ALL ON FUNCTION idempotency.distribute(pg_catalog.text, pg_catalog.regclass) FROM PUBLIC;
+
+-- idempotency.redate_shards(scope, ttl, cutoff): set_retention(...,
+-- apply_to_existing => true) once Citus distributed the guards. Citus cannot
+-- run the re-dating UPDATE on the distributed table (timestamptz + interval
+-- is STABLE), so it runs on every shard placement itself, each committed on
+-- its own. Returns the number of guards re-dated.
+CREATE FUNCTION idempotency.redate_shards(scope pg_catalog.text, ttl pg_catalog.interval,
+                                          cutoff pg_catalog.timestamptz)
+RETURNS pg_catalog.int8
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    failure pg_catalog.text;
+    changed pg_catalog.int8;
+BEGIN
+    SELECT sum(CASE WHEN r.success THEN split_part(r.result, ' ', 2)::pg_catalog.int8 END),
+           min(CASE WHEN NOT r.success THEN format('%s:%s: %s', r.nodename, r.nodeport, r.result) END)
+      INTO changed, failure
+      FROM pg_catalog.run_command_on_placements('idempotency.guards', format(
+               'UPDATE %%s AS g SET expires_at = g.claimed_at OPERATOR(pg_catalog.+) %1$L::pg_catalog.interval'
+               ' WHERE g.scope OPERATOR(pg_catalog.=) %2$L'
+               ' AND g.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()'
+               ' AND g.expires_at OPERATOR(pg_catalog.<>) (g.claimed_at OPERATOR(pg_catalog.+) %1$L::pg_catalog.interval)'
+               ' AND g.claimed_at OPERATOR(pg_catalog.<=) %3$L::pg_catalog.timestamptz',
+               ttl, scope, cutoff)) AS r;
+    IF failure IS NOT NULL THEN
+        RAISE EXCEPTION 'idempotency: re-dating the guards of scope % failed on a shard', scope
+            USING ERRCODE = '55000', DETAIL = failure;
+    END IF;
+    RETURN coalesce(changed, 0);
+END
+$function$;
+REVOKE ALL ON FUNCTION idempotency.redate_shards(pg_catalog.text, pg_catalog.interval,
+                                                 pg_catalog.timestamptz) FROM PUBLIC;
 
 -- idempotency.on_workers(command): once distribute() has run, runs `command`
 -- on every Citus worker too (when called on the coordinator), and raises the

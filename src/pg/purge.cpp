@@ -56,10 +56,17 @@ PreparedStatement local_shards_statement{
     0,
     {}};
 
+PreparedStatement redate_shards_statement{
+    "SELECT idempotency.redate_shards($1, $2, $3)", 3, {TEXTOID, INTERVALOID, TIMESTAMPTZOID}};
+
+}  // namespace
+
 bool guards_distributed() {
   return OidIsValid(get_extension_oid("citus", true)) &&
          execute_prepared(distributed_statement, nullptr, "") > 0;
 }
+
+namespace {
 
 // Deletes up to `limit` expired guards from this node's shard placements,
 // one shard after the other from `progress`. A shard list that changes
@@ -139,7 +146,14 @@ uint64 purge_expired_batch(TimestampTz now, int batch_size, PurgeProgress& progr
 
 uint64 redate_scope_batch(text* scope, Interval* ttl, TimestampTz cutoff, TimestampTz now,
                           int batch_size) {
-  return call_pg([&]() noexcept {
+  return call_pg([&]() noexcept -> uint64 {
+    if (guards_distributed()) {
+      // Every shard at once (idempotency.redate_shards): the scope is done.
+      Datum values[3] = {PointerGetDatum(scope), IntervalPGetDatum(ttl),
+                         TimestampTzGetDatum(cutoff)};
+      execute_prepared(redate_shards_statement, values, "   ");
+      return 0;
+    }
     Datum values[5] = {PointerGetDatum(scope), IntervalPGetDatum(ttl), TimestampTzGetDatum(now),
                        Int32GetDatum(batch_size), TimestampTzGetDatum(cutoff)};
     return execute_prepared(redate_statement, values, "     ");

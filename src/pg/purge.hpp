@@ -23,11 +23,16 @@ struct PurgeProgress {
 // from the shard placements on this node only. Returns the number deleted.
 uint64 purge_expired_batch(TimestampTz now, int batch_size, PurgeProgress& progress);
 
+// Whether Citus has distributed idempotency.guards (idempotency.distribute()).
+// Needs SPI connected; raises an ERROR (call inside call_pg).
+bool guards_distributed();
+
 // Sets expires_at = claimed_at + ttl on up to `batch_size` live guards of
 // `scope` claimed at or before `cutoff` (when the policy was set) that do not
 // have that expiry yet; later claims already follow the policy, or their own
 // explicit ttl, and are never touched. Returns the number changed; 0 means
-// the scope is done.
+// the scope is done. Once Citus distributed the guards, re-dates every shard
+// in one call (each shard's change committed on its own) and returns 0.
 uint64 redate_scope_batch(text* scope, Interval* ttl, TimestampTz cutoff, TimestampTz now,
                           int batch_size);
 
