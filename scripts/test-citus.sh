@@ -167,6 +167,39 @@ check "set_retention(..., apply_to_existing => true) on the coordinator re-dates
     -c \"SELECT count(*), min(expires_at - claimed_at), max(expires_at - claimed_at) FROM idempotency.guards WHERE scope = 'redate'\") &&
   echo \"\$got\" && [ \"\$got\" = '30|03:00:00|03:00:00' ]"
 
+# by => 'scope', co-located with an application table distributed by tenant,
+# in a second database of the same three nodes.
+distributed_by_scope() {
+  local node
+  sql coordinator -c 'CREATE DATABASE byscope' >/dev/null 2>&1 || return 1
+  for node in worker1 worker2; do
+    sql "$node" -c 'SET citus.enable_ddl_propagation = off' -c 'CREATE DATABASE byscope' || return 1
+  done
+  for node in "${nodes[@]}"; do
+    sql "$node" -d byscope -c 'CREATE EXTENSION citus' -c 'CREATE EXTENSION idempotency' || return 1
+  done
+  sql coordinator -d byscope >/dev/null <<SQL || return 1
+SELECT citus_set_coordinator_host('127.0.0.1', ${port[coordinator]});
+SELECT citus_add_node('127.0.0.1', ${port[worker1]});
+SELECT citus_add_node('127.0.0.1', ${port[worker2]});
+CREATE TABLE orders (tenant text COLLATE "C", id bigint, PRIMARY KEY (tenant, id));
+SELECT create_distributed_table('orders', 'tenant');
+SELECT idempotency.distribute(by => 'scope', colocate_with => 'orders');
+SQL
+  sql coordinator -d byscope -c "
+    SELECT p.logicalrelid::regclass, column_to_column_name(p.logicalrelid, p.partkey),
+           p.colocationid = (SELECT colocationid FROM pg_dist_partition
+                              WHERE logicalrelid = 'orders'::regclass)
+      FROM pg_dist_partition AS p WHERE p.logicalrelid = 'idempotency.guards'::regclass" || return 1
+  [ "$(sql worker1 -d byscope -c "SELECT idempotency.claim_guard('tenant-1', 'k')")" = t ] &&
+    [ "$(sql worker2 -d byscope -c "SELECT idempotency.claim_guard('tenant-1', 'k')")" = f ] &&
+    [ "$(sql coordinator -d byscope -c "SELECT status FROM idempotency.lookup('tenant-1', 'k')")" = pending ] &&
+    [ "$(sql coordinator -d byscope -c "
+      SELECT p.colocationid = o.colocationid FROM pg_dist_partition AS p, pg_dist_partition AS o
+       WHERE p.logicalrelid = 'idempotency.guards'::regclass AND o.logicalrelid = 'orders'::regclass")" = t ]
+}
+check "distribute(by => 'scope', colocate_with => an application table): co-located, one winner across nodes" distributed_by_scope
+
 # --- races: 12 clients over the three nodes claim the same 300 keys, each
 # claim its own transaction, each client in its own order ---
 race() {

@@ -245,6 +245,18 @@ run_example_tests() {
   report "examples (examples/run-tests.sh)" "$passed" "$failed" "$status" "$log"
 }
 
+# 7. Citus: a coordinator and two workers (scripts/test-citus.sh); Citus is
+# built once from its release source into /var/cache/idempotency-test.
+run_citus_tests() {
+  local log=$logs/citus.log
+  scripts/test-citus.sh >"$log" 2>&1
+  local status=$?
+  local passed failed
+  passed=$(grep -cE '^ok [0-9]+' "$log")
+  failed=$(grep -cE '^not ok [0-9]+' "$log")
+  report "citus (coordinator + 2 workers, scripts/test-citus.sh)" "$passed" "$failed" "$status" "$log"
+}
+
 # 0c. The include layering (scripts/check-layering.sh): clean on src/, and
 # refusing every file of a tree that breaks it on purpose.
 run_layering_checks() {
@@ -270,7 +282,7 @@ run_layering_checks() {
 
 # SUITES runs a subset, in this order; the version matrix runs
 # "compile-fail regress isolation integration tap". The build always runs first.
-suites=" ${SUITES:-compile-fail unit sanitize fuzz regress isolation integration tap examples} "
+suites=" ${SUITES:-compile-fail unit sanitize fuzz regress isolation integration tap examples citus} "
 selected() { [[ "$suites" == *" $1 "* ]]; }
 
 if run_build; then
@@ -283,6 +295,7 @@ if run_build; then
   selected integration && run_integration_tests
   selected tap && run_tap_tests
   selected examples && run_example_tests
+  selected citus && run_citus_tests
 fi
 
 echo
