@@ -2,7 +2,7 @@
 // tables (scope_access, retention_policies). However a table changed (the
 // extension's functions, a restore, a superuser's DML), every backend
 // reloads its cache in its next transaction after this one commits.
-#include "pg/error_boundary.hpp"
+#include "glue/error_boundary.hpp"
 
 extern "C" {
 #include "commands/trigger.h"
