@@ -167,6 +167,17 @@ check "set_retention(..., apply_to_existing => true) on the coordinator re-dates
     -c \"SELECT count(*), min(expires_at - claimed_at), max(expires_at - claimed_at) FROM idempotency.guards WHERE scope = 'redate'\") &&
   echo \"\$got\" && [ \"\$got\" = '30|03:00:00|03:00:00' ]"
 
+# A limit set on the coordinator holds across nodes: a node's first claim of
+# the scope counts the guards of every shard (later, each node counts its own
+# claims and counts every shard again when it reaches the limit).
+limit_across_nodes() {
+  sql coordinator -c "SELECT idempotency.set_limits('capped', max_live => 2)" >/dev/null || return 1
+  expect t worker1 "SELECT idempotency.claim_guard('capped', 'first')" || return 1
+  expect t coordinator "SELECT idempotency.claim_guard('capped', 'second')" || return 1
+  expect_sqlstate worker2 IK005 "SELECT idempotency.claim_guard('capped', 'third')"
+}
+check "a limit set on the coordinator counts the claims of every node: IK005" limit_across_nodes
+
 # by => 'scope', co-located with an application table distributed by tenant,
 # in a second database of the same three nodes.
 distributed_by_scope() {

@@ -19,8 +19,12 @@ void require_limit_values(std::optional<std::int64_t> max_live,
 }
 
 ScopeRange scope_range(std::string_view pattern) {
+  // An exact scope: up to the scope followed by byte 1, not 0. A scope never
+  // holds a 0 byte, so nothing lies between; and a bound with a 0 byte is no
+  // valid text: Citus sends parameters to the shards as text, where it ends
+  // at the 0 and the count of the scope's guards came back 0.
   if (pattern.empty() || pattern.back() != '*') {
-    return {std::string(pattern), std::string(pattern) + '\0'};
+    return {std::string(pattern), std::string(pattern) + '\x01'};
   }
   std::string prefix(pattern.substr(0, pattern.size() - 1));
   // The first string after every string that starts with the prefix: the

@@ -21,7 +21,7 @@ void require_limit_values(std::optional<std::int64_t> max_live,
                           std::optional<std::int64_t> max_pending);
 
 // The scopes a pattern covers are the byte strings in [lower, upper): the
-// scope itself (upper = scope + "\0") or, for a prefix, every string that
+// scope itself (upper = scope + "\x01": scopes hold no 0 byte) or, for a prefix, every string that
 // starts with it. upper is nullopt when there is none (the pattern "*").
 struct ScopeRange {
   std::string lower;

@@ -22,6 +22,9 @@ TEST(ScopeRange, AnExactScopeCoversItselfOnly) {
   EXPECT_FALSE(in_range(range, "billing2"));
   EXPECT_FALSE(in_range(range, "billin"));
   EXPECT_FALSE(in_range(range, "billinh"));
+  EXPECT_FALSE(in_range(range, "billing\x01"));
+  // The bounds are sent as text (to Citus's shards): no 0 byte in them.
+  EXPECT_EQ(range.upper->find('\0'), std::string::npos);
 }
 
 TEST(ScopeRange, APrefixCoversWhatItMatches) {
