@@ -20,12 +20,16 @@ namespace idempotency::pg {
 // statement never pays for it). On an ERROR the transaction (or
 // subtransaction) abort undoes the user switch and SPI, so there is nothing
 // to clean up by hand.
+struct GuardInserter;
+
 struct GuardStoreSession {
   Oid saved_user = InvalidOid;
   int saved_security_context = 0;
   MemoryContext caller_context = nullptr;
   bool statements_connected = false;
   const GuardTable* table = nullptr;
+  // Set up by the first direct insert, shared by the session's others.
+  GuardInserter* inserter = nullptr;
 };
 
 enum class Statements { kConnectNow, kConnectOnDemand };
