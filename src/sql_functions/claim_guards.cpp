@@ -7,6 +7,7 @@
 // occurrences meet the guard this call just wrote and answer as a retry does.
 #include "core/input_validation.hpp"
 #include "glue/arguments.hpp"
+#include "glue/array_arguments.hpp"
 #include "claims/claim_state_row.hpp"
 #include "glue/error_boundary.hpp"
 #include "claims/guard_claim.hpp"
@@ -14,38 +15,12 @@
 #include "config/scope_access.hpp"
 #include "glue/server_state.hpp"
 
-#include <algorithm>
-#include <numeric>
 #include <vector>
-
-extern "C" {
-#include "catalog/pg_type.h"
-#include "utils/array.h"
-}
 
 using namespace idempotency;
 using namespace idempotency::pg;
 
 namespace {
-
-// A text[] argument's entries (nullptr for a NULL entry); nullopt for NULL.
-std::optional<std::vector<text*>> text_array_argument(FunctionCallInfo fcinfo, int index,
-                                                      std::string_view name) {
-  if (PG_ARGISNULL(index)) return std::nullopt;
-  ArrayType* array = call_pg([&]() noexcept { return PG_GETARG_ARRAYTYPE_P(index); });
-  if (ARR_NDIM(array) > 1) {
-    throw core::GuardError(core::SqlState::kInvalidParameterValue,
-                           std::string(name) + " must be a one-dimensional array");
-  }
-  auto [values, nulls, count] = text_array_elements(array);
-  std::vector<text*> entries(count, nullptr);
-  for (int entry = 0; entry < count; ++entry) {
-    if (nulls[entry]) continue;
-    Datum value = values[entry];
-    entries[entry] = call_pg([&]() noexcept { return DatumGetTextPP(value); });
-  }
-  return entries;
-}
 
 // Arguments: scope, keys, ttl, fingerprints, lease, attempt.
 struct BatchArguments {
@@ -82,17 +57,6 @@ BatchArguments batch_arguments(FunctionCallInfo fcinfo) {
   return arguments;
 }
 
-// Positions of `keys` in the order they are claimed: by key bytes (the same
-// order in every backend), the first occurrence of a key first.
-std::vector<std::size_t> claim_order(const std::vector<text*>& keys) {
-  std::vector<std::size_t> order(keys.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t left, std::size_t right) {
-    return *text_view(keys[left]) < *text_view(keys[right]);
-  });
-  return order;
-}
-
 }  // namespace
 
 IDEMPOTENCY_SQL_FUNCTION(idempotency_claim_guards) {
@@ -107,7 +71,7 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_claim_guards) {
   ClaimDurations durations = resolve_durations(arguments.ttl, arguments.lease, scope);
   std::vector<ClaimResult> results(arguments.keys.size());
   text* previous_key = nullptr;
-  for (std::size_t position : claim_order(arguments.keys)) {
+  for (std::size_t position : sorted_key_order(arguments.keys)) {
     ClaimWrite write;
     write.scope = arguments.scope;
     write.key = arguments.keys[position];
