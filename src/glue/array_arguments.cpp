@@ -73,6 +73,19 @@ std::optional<std::vector<std::optional<std::int64_t>>> bigint_array_argument(
       [](Datum value) noexcept { return std::optional<std::int64_t>(DatumGetInt64(value)); });
 }
 
+BatchKeys batch_key_arguments(FunctionCallInfo fcinfo) {
+  BatchKeys batch;
+  batch.scope = text_argument(fcinfo, 0);
+  core::require_identifier("scope", text_view(batch.scope));
+  batch.scope_view = *text_view(batch.scope);
+  std::optional<std::vector<text*>> keys = text_array_argument(fcinfo, 1, "keys");
+  core::require_not_null("keys", !keys);
+  batch.keys = std::move(*keys);
+  core::require_batch_size(batch.keys.size());
+  for (text* key : batch.keys) core::require_identifier("key", text_view(key));
+  return batch;
+}
+
 std::vector<std::size_t> sorted_key_order(const std::vector<text*>& keys) {
   std::vector<std::size_t> order(keys.size());
   std::iota(order.begin(), order.end(), 0);

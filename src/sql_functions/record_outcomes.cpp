@@ -29,8 +29,7 @@ namespace {
 
 // Arguments: scope, keys, status, outcomes, claim_tokens.
 struct BatchArguments {
-  text* scope = nullptr;
-  std::vector<text*> keys;
+  BatchKeys batch;
   core::GuardStatus status = core::GuardStatus::kSucceeded;
   std::vector<Jsonb*> outcomes;                           // one per key (nullptr: NULL)
   std::vector<std::optional<std::int64_t>> claim_tokens;  // one per key (nullopt: none)
@@ -39,15 +38,9 @@ struct BatchArguments {
 // Every check before anything is written, so bad input records nothing.
 BatchArguments batch_arguments(FunctionCallInfo fcinfo) {
   BatchArguments arguments;
-  arguments.scope = text_argument(fcinfo, 0);
-  core::require_identifier("scope", text_view(arguments.scope));
-  std::optional<std::vector<text*>> keys = text_array_argument(fcinfo, 1, "keys");
-  core::require_not_null("keys", !keys);
-  arguments.keys = std::move(*keys);
-  core::require_batch_size(arguments.keys.size());
-  for (text* key : arguments.keys) core::require_identifier("key", text_view(key));
+  arguments.batch = batch_key_arguments(fcinfo);
   arguments.status = core::require_outcome_status(text_view(text_argument(fcinfo, 2)));
-  std::size_t count = arguments.keys.size();
+  std::size_t count = arguments.batch.keys.size();
   std::optional<std::vector<Jsonb*>> outcomes = jsonb_array_argument(fcinfo, 3, "outcomes");
   if (outcomes) {
     core::require_batch_length("outcomes", outcomes->size(), count);
@@ -75,20 +68,21 @@ BatchArguments batch_arguments(FunctionCallInfo fcinfo) {
 
 IDEMPOTENCY_SQL_FUNCTION(idempotency_record_outcomes) {
   BatchArguments arguments = batch_arguments(fcinfo);
-  std::string_view scope = *text_view(arguments.scope);
+  const BatchKeys& batch = arguments.batch;
+  std::string_view scope = batch.scope_view;
   begin_result_rows(fcinfo, 3);
-  if (arguments.keys.empty()) return static_cast<Datum>(0);
+  if (batch.keys.empty()) return static_cast<Datum>(0);
   require_writable("record an outcome");
 
   GuardStoreSession session = open_guard_store();
   require_scope_access(session, scope);
   OutcomeWrite write;
-  write.scope = arguments.scope;
+  write.scope = batch.scope;
   write.status = arguments.status;
   write.now = current_instant();
-  std::vector<bool> recorded(arguments.keys.size(), false);
-  for (std::size_t position : sorted_key_order(arguments.keys)) {
-    write.key = arguments.keys[position];
+  std::vector<bool> recorded(batch.keys.size(), false);
+  for (std::size_t position : sorted_key_order(batch.keys)) {
+    write.key = batch.keys[position];
     write.outcome = arguments.outcomes[position];
     write.claim_token = arguments.claim_tokens[position];
     recorded[position] = record_guard_outcome(session, write);
@@ -101,7 +95,7 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_record_outcomes) {
   for (std::size_t position = 0; position < recorded.size(); ++position) {
     if (!recorded[position]) continue;
     ++recorded_count;
-    wake_waiters_at_commit(scope, *text_view(arguments.keys[position]));
+    wake_waiters_at_commit(scope, *text_view(batch.keys[position]));
   }
   if (recorded_count > 0) {
     count_event(scope,
@@ -113,7 +107,7 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_record_outcomes) {
   // ord, key, recorded.
   for (std::size_t position = 0; position < recorded.size(); ++position) {
     Datum values[3] = {Int32GetDatum(static_cast<int32>(position + 1)),
-                       PointerGetDatum(arguments.keys[position]), BoolGetDatum(recorded[position])};
+                       PointerGetDatum(batch.keys[position]), BoolGetDatum(recorded[position])};
     bool nulls[3] = {};
     add_result_row(fcinfo, values, nulls);
   }
