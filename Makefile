@@ -11,7 +11,7 @@ OBJS = $(SOURCES:.cpp=.o)
 DATA = $(wildcard sql/idempotency--*.sql)
 
 # pg_regress suite: sql/<name>.sql against expected/<name>.out, in this order.
-REGRESS = setup claim claim_attempt batch_claims claim_wait record_outcome lookup release expiry lease fingerprint counters \
+REGRESS = setup claim claim_attempt batch_claims claim_wait record_outcome record_outcomes lookup release expiry lease fingerprint counters \
           transactions validation privileges search_path retention purge \
           dba_privileges scope_access bad_input table_changes extend_lease json_fingerprint limits drop_extension
 CONTRIB_TESTDB = idempotency_regression

@@ -42,6 +42,18 @@ LANGUAGE c VOLATILE ROWS 100
 AS 'MODULE_PATHNAME', 'idempotency_claim_guards';
 REVOKE ALL ON FUNCTION idempotency.claim_guards(pg_catalog.text, pg_catalog.text[], pg_catalog.interval, pg_catalog.text[], pg_catalog.interval, pg_catalog.text) FROM PUBLIC;
 
+-- record_outcomes(scope, keys, status, ...): the outcomes of a claimed batch
+-- in one call, all or nothing; one row per key, in input order, with what
+-- record_outcome() would answer for it (true: recorded now; false: the
+-- identical outcome was already recorded).
+CREATE FUNCTION idempotency.record_outcomes(
+    scope pg_catalog.text, keys pg_catalog.text[], status pg_catalog.text,
+    outcomes pg_catalog.jsonb[] DEFAULT NULL, claim_tokens pg_catalog.int8[] DEFAULT NULL)
+RETURNS TABLE (ord pg_catalog.int4, key pg_catalog.text, recorded pg_catalog.bool)
+LANGUAGE c VOLATILE ROWS 100
+AS 'MODULE_PATHNAME', 'idempotency_record_outcomes';
+REVOKE ALL ON FUNCTION idempotency.record_outcomes(pg_catalog.text, pg_catalog.text[], pg_catalog.text, pg_catalog.jsonb[], pg_catalog.int8[]) FROM PUBLIC;
+
 -- Retry-safe claims: claim_guard(), claim_or_lookup() and claim_guards()
 -- take an attempt id the caller made before its first try. A retry of the
 -- claim by that attempt (its answer was lost) gets the pending guard back as
@@ -405,6 +417,7 @@ AS $$
            ' idempotency.claim_or_lookup(text, text, interval, text, interval, text, interval),'
            ' idempotency.claim_guards(text, text[], interval, text[], interval, text),'
            ' idempotency.record_outcome(text, text, text, jsonb, int8),'
+           ' idempotency.record_outcomes(text, text[], text, jsonb[], int8[]),'
            ' idempotency.lookup(text, text),'
            ' idempotency.release_guard(text, text, int8),'
            ' idempotency.extend_lease(text, text, int8, interval),'
@@ -493,7 +506,8 @@ $function$;
 -- Roles that could claim (grant_client, or a DBA's own GRANT) may call the
 -- client functions new in 1.2, with the same grant option: extend_lease and
 -- counters_rows whoever could call claim_guard, claim_guards whoever could
--- call claim_or_lookup (both as re-created in Part 1, with their grants);
+-- call claim_or_lookup (both as re-created in Part 1, with their grants),
+-- record_outcomes whoever could call record_outcome;
 -- and the admin functions new in 1.2 (counters_rows, reset_counters,
 -- set_limits, drop_limits, limit_usage) whoever could call set_retention.
 -- (SELECT on the new scope_limits table and limits view comes with
@@ -528,7 +542,11 @@ SELECT idempotency.regrant_execute(n.new_function, a.grantee, a.is_grantable)
                 ' pg_catalog.text[], pg_catalog.interval, pg_catalog.text)'::pg_catalog.regprocedure,
                 'idempotency.claim_or_lookup(pg_catalog.text, pg_catalog.text, pg_catalog.interval,'
                 ' pg_catalog.text, pg_catalog.interval, pg_catalog.text, pg_catalog.interval)'
-                ::pg_catalog.regprocedure))
+                ::pg_catalog.regprocedure),
+               ('idempotency.record_outcomes(pg_catalog.text, pg_catalog.text[], pg_catalog.text,'
+                ' pg_catalog.jsonb[], pg_catalog.int8[])'::pg_catalog.regprocedure,
+                'idempotency.record_outcome(pg_catalog.text, pg_catalog.text, pg_catalog.text,'
+                ' pg_catalog.jsonb, pg_catalog.int8)'::pg_catalog.regprocedure))
        AS n(new_function, granted_like),
        pg_catalog.pg_proc AS p,
        LATERAL pg_catalog.aclexplode(p.proacl) AS a

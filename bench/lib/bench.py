@@ -419,6 +419,48 @@ def workload_record():
     reset_tables()
 
 
+def workload_batch_outcomes():
+    """12. A queue consumer's batch of 100 outcomes: record_outcomes() against
+    one record_outcome() per key in one statement and the raw UPDATE ... ANY.
+    Every client walks its own pre-claimed pending guards, 100 a transaction,
+    loaded fresh before each run as workload 4 does."""
+    name = "12. batch outcomes, 100 keys a call (keys/s)"
+    clients_list = [int(c) for c in env_words("BENCH_OUTCOMES_CLIENTS", "4")]
+    keys = 100
+    tables = {"record_outcomes()": "idempotency.guards",
+              "record_outcome() per key, one statement": "idempotency.guards",
+              "raw UPDATE ... ANY": "bench_raw.guards"}
+    log(f"workload {name}")
+
+    def expected_calls(contender, clients):
+        # calls/s of the last run of this contender, else a guess on the high side
+        for row in reversed(results["runs"]):
+            if (row["workload"] == name and row["contender"] == contender.name
+                    and row["clients"] == clients):
+                return row["tps"] / keys
+        return 1000
+
+    def before(contender, clients, sync, round_number, run_id):
+        # a fresh table holding just this run's pending guards, `pool` batches a client
+        pool = max(200, math.ceil(2.5 * expected_calls(contender, clients) * SECONDS / clients))
+        table = tables[contender.name]
+        psql(f"TRUNCATE {table};")
+        for client in range(clients):
+            first = run_id * 10**12 + client * 10**9 + 1
+            load_guards(table, first, first + pool * keys - 1, "pending", "1 day")
+        psql(f"VACUUM ANALYZE {table};")
+        return {"run": run_id, "pool": pool, "n": 0}
+
+    interleave(name, lambda sync: [
+        Contender("record_outcomes()", "record_outcomes_100.sql", keys_per_call=keys),
+        Contender("record_outcome() per key, one statement", "record_outcome_each_100.sql",
+                  keys_per_call=keys),
+        Contender("raw UPDATE ... ANY", "raw_update_batch_100.sql", baseline=True,
+                  keys_per_call=keys)],
+        clients_list=clients_list, syncs=["off"], before=before)
+    reset_tables()
+
+
 def workload_scale():
     log(f"workload {W6}: {human(SCALE_SMALL_ROWS)} vs {human(SCALE_ROWS)} live guards")
     small, large = "bench_small", "bench_large"
@@ -689,6 +731,8 @@ def main():
         workload_counters()
     if "10" in WORKLOADS:
         workload_limits()
+    if "12" in WORKLOADS:
+        workload_batch_outcomes()
     results["meta"]["loadavg_end"] = os.getloadavg()
     busy, steal, total = (b - a for a, b in zip(CPU_AT_START, cpu_times()))
     if total:

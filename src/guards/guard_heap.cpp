@@ -18,9 +18,26 @@ extern "C" {
 }
 
 namespace idempotency::pg {
+
+struct GuardInserter {
+  Relation relation;
+  AttrNumber attempt_column;
+  EState* estate;
+  ResultRelInfo* result_relation;
+  TupleTableSlot* slot;
+  TupleTableSlot* conflict_slot;  // made on the first conflict (require_visible_conflict)
+  List* arbiters;
+  Datum pending_status;
+  bool inserted;  // any guard
+  // The last insert found no guard in the way: the next key is probably new
+  // too (a batch of fresh keys), and is inserted without checking first.
+  bool expect_new_key;
+};
+
 namespace {
 
-void store_claim(TupleTableSlot* slot, const ClaimWrite& write, AttrNumber attempt_column) {
+void store_claim(TupleTableSlot* slot, const ClaimWrite& write, Datum pending_status,
+                 AttrNumber attempt_column) {
   ExecClearTuple(slot);
   Datum* values = slot->tts_values;
   bool* nulls = slot->tts_isnull;
@@ -32,7 +49,7 @@ void store_claim(TupleTableSlot* slot, const ClaimWrite& write, AttrNumber attem
   };
   set(kScopeColumn, PointerGetDatum(write.scope));
   set(kKeyColumn, PointerGetDatum(write.key));
-  set(kStatusColumn, text_datum(core::status_name(core::GuardStatus::kPending)));
+  set(kStatusColumn, pending_status);
   if (write.fingerprint != nullptr) set(kFingerprintColumn, PointerGetDatum(write.fingerprint));
   set(kClaimTokenColumn, Int64GetDatum(write.claim_token));
   set(kClaimedAtColumn, TimestampTzGetDatum(write.now));
@@ -47,18 +64,23 @@ void store_claim(TupleTableSlot* slot, const ClaimWrite& write, AttrNumber attem
 // As ExecCheckTIDVisible() does for ON CONFLICT: under REPEATABLE READ or
 // SERIALIZABLE, a guard in the way that this transaction's snapshot cannot
 // see was committed concurrently, and the claim fails as the INSERT would.
-void require_visible_conflict(Relation relation, EState* estate, ItemPointer conflict) {
+void require_visible_conflict(GuardInserter* inserter, ItemPointer conflict) {
   if (!IsolationUsesXactSnapshot()) return;
-  TupleTableSlot* slot =
-      ExecInitExtraTupleSlot(estate, RelationGetDescr(relation), table_slot_callbacks(relation));
+  Relation relation = inserter->relation;
+  if (inserter->conflict_slot == nullptr) {
+    inserter->conflict_slot = ExecInitExtraTupleSlot(inserter->estate, RelationGetDescr(relation),
+                                                     table_slot_callbacks(relation));
+  }
+  TupleTableSlot* slot = inserter->conflict_slot;
   if (!table_tuple_fetch_row_version(relation, conflict, SnapshotAny, slot)) {
     elog(ERROR, "idempotency: failed to fetch the conflicting guard");
   }
-  if (table_tuple_satisfies_snapshot(relation, slot, GetTransactionSnapshot())) return;
+  bool visible = table_tuple_satisfies_snapshot(relation, slot, GetTransactionSnapshot());
   bool is_null = false;
-  TransactionId inserter =
+  TransactionId inserting_transaction =
       DatumGetTransactionId(slot_getsysattr(slot, MinTransactionIdAttributeNumber, &is_null));
-  if (!TransactionIdIsCurrentTransactionId(inserter)) {
+  ExecClearTuple(slot);
+  if (!visible && !TransactionIdIsCurrentTransactionId(inserting_transaction)) {
     ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
                     errmsg("could not serialize access due to concurrent update"),
                     errdetail("Another transaction claimed this guard after this one started."),
@@ -130,50 +152,82 @@ void copy_guard_columns(const Datum* values, const bool* nulls, AttrNumber attem
   MemoryContextSwitchTo(previous);
 }
 
-bool insert_guard_tuple(const GuardTable& table, const ClaimWrite& write, ItemPointer conflict) {
-  Relation relation = table_open(table.relation, RowExclusiveLock);
+GuardInserter* begin_guard_inserts(const GuardTable& table, MemoryContext context) {
+  MemoryContext caller_context = MemoryContextSwitchTo(context);
+  // The EState's memory is a child of `context`: everything below is freed with it.
   EState* estate = CreateExecutorState();
-  // Everything below is freed with the EState.
-  MemoryContext caller_context = MemoryContextSwitchTo(estate->es_query_cxt);
-  ResultRelInfo* result_relation = makeNode(ResultRelInfo);
-  InitResultRelInfo(result_relation, relation, 1, nullptr, 0);
-  ExecOpenIndices(result_relation, true);
-  TupleTableSlot* slot =
-      ExecInitExtraTupleSlot(estate, RelationGetDescr(relation), table_slot_callbacks(relation));
-  store_claim(slot, write, table.attempt_column);
-  List* arbiters = list_make1_oid(table.primary_key);
+  MemoryContextSwitchTo(estate->es_query_cxt);
+  auto* inserter = static_cast<GuardInserter*>(palloc0(sizeof(GuardInserter)));
+  inserter->relation = table_open(table.relation, RowExclusiveLock);
+  inserter->attempt_column = table.attempt_column;
+  inserter->estate = estate;
+  inserter->result_relation = makeNode(ResultRelInfo);
+  InitResultRelInfo(inserter->result_relation, inserter->relation, 1, nullptr, 0);
+  ExecOpenIndices(inserter->result_relation, true);
+  inserter->slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(inserter->relation),
+                                          table_slot_callbacks(inserter->relation));
+  inserter->arbiters = list_make1_oid(table.primary_key);
+  std::string_view pending = core::status_name(core::GuardStatus::kPending);
+  inserter->pending_status =
+      PointerGetDatum(cstring_to_text_with_len(pending.data(), pending.size()));
+  MemoryContextSwitchTo(caller_context);
+  return inserter;
+}
+
+bool insert_guard_tuple(GuardInserter* inserter, const ClaimWrite& write, ItemPointer conflict) {
+  EState* estate = inserter->estate;
+  Relation relation = inserter->relation;
+  ResultRelInfo* result_relation = inserter->result_relation;
+  TupleTableSlot* slot = inserter->slot;
+  // What the checks and index insertions allocate lives until the next insert.
+  ResetPerTupleExprContext(estate);
+  MemoryContext caller_context = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
+  store_claim(slot, write, inserter->pending_status, inserter->attempt_column);
 
   // As ExecInsert() does for ON CONFLICT: check first (waiting for an
   // uncommitted competitor), then insert speculatively, and start over if a
-  // competitor inserted the same key in between.
+  // competitor inserted the same key in between. The check costs an index
+  // search (a quarter of a new key's insert): while keys keep turning out
+  // new, it is skipped and the speculative insertion's own conflict
+  // detection stands in for it. A key that was there after all is then a
+  // speculative insertion that lost, undone and retried with the check,
+  // which waits for an uncommitted competitor as before.
   bool inserted = false;
   for (;;) {
     CHECK_FOR_INTERRUPTS();
-    if (!compat::check_index_constraints(result_relation, slot, estate, conflict, arbiters)) {
-      require_visible_conflict(relation, estate, conflict);
+    if (!inserter->expect_new_key &&
+        !compat::check_index_constraints(result_relation, slot, estate, conflict,
+                                         inserter->arbiters)) {
+      require_visible_conflict(inserter, conflict);
       break;
     }
     TransactionId xid = GetCurrentTransactionId();
     uint32 token = SpeculativeInsertionLockAcquire(xid);
     table_tuple_insert_speculative(relation, slot, GetCurrentCommandId(true), 0, nullptr, token);
     bool speculative_conflict = false;
-    list_free(compat::insert_index_tuples_speculatively(result_relation, slot, estate,
-                                                        &speculative_conflict, arbiters));
+    (void)compat::insert_index_tuples_speculatively(result_relation, slot, estate,
+                                                    &speculative_conflict, inserter->arbiters);
     table_tuple_complete_speculative(relation, slot, token, !speculative_conflict);
     SpeculativeInsertionLockRelease(xid);
+    inserter->expect_new_key = !speculative_conflict;
     if (!speculative_conflict) {
       inserted = true;
       break;
     }
   }
-  ExecResetTupleTable(estate->es_tupleTable, false);
-  ExecCloseIndices(result_relation);
   MemoryContextSwitchTo(caller_context);
-  FreeExecutorState(estate);
-  table_close(relation, NoLock);
-  // As after any statement: what this call wrote is visible to what follows.
-  if (inserted) CommandCounterIncrement();
+  inserter->inserted = inserter->inserted || inserted;
   return inserted;
+}
+
+void end_guard_inserts(GuardInserter* inserter) {
+  // As after any statement: what the inserts wrote is visible to what follows.
+  if (inserter->inserted) CommandCounterIncrement();
+  EState* estate = inserter->estate;
+  ExecResetTupleTable(estate->es_tupleTable, false);
+  ExecCloseIndices(inserter->result_relation);
+  table_close(inserter->relation, NoLock);
+  FreeExecutorState(estate);
 }
 
 void fetch_guard(const GuardTable& table, text* scope, text* key, ItemPointer location,

@@ -17,11 +17,26 @@ namespace idempotency::pg {
 void copy_guard_columns(const Datum* values, const bool* nulls, AttrNumber attempt_column,
                         OutcomeColumn outcome, MemoryContext target, GuardRow* row);
 
+// What a claim session's inserts share, set up once and reused by every
+// insert: the executor state, the table's result relation with its indexes
+// open, the slot. Keeps the table open and locked (RowExclusiveLock) until
+// end_guard_inserts(). Requires table.direct_writes.
+struct GuardInserter;
+
+// Allocated in `context` (which must outlive it).
+GuardInserter* begin_guard_inserts(const GuardTable& table, MemoryContext context);
+
 // Inserts `write` as a new guard with a speculative insertion, waiting for an
 // uncommitted competitor as a unique check does. Returns false, with the
-// location of the guard in the way in `conflict`, when one exists. Requires
-// table.direct_writes.
-bool insert_guard_tuple(const GuardTable& table, const ClaimWrite& write, ItemPointer conflict);
+// location of the guard in the way in `conflict`, when one exists. What it
+// inserts is seen by the next insert's check at once, and by snapshots taken
+// after the next CommandCounterIncrement() (end_guard_inserts(), or any read
+// or statement of the guard store).
+bool insert_guard_tuple(GuardInserter* inserter, const ClaimWrite& write, ItemPointer conflict);
+
+// Makes what was inserted visible to what follows, as after a statement, and
+// frees the set-up.
+void end_guard_inserts(GuardInserter* inserter);
 
 // Requires table.direct_reads. Reads the guard at `location` if this transaction's snapshot sees
 // that version, else the guard with (scope, key) that the snapshot sees, into `row` (allocated in

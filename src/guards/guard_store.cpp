@@ -130,6 +130,7 @@ GuardStoreSession open_guard_store(Statements statements, LOCKMODE lock) {
 }
 
 void close_guard_store(const GuardStoreSession& session) {
+  if (session.inserter != nullptr) call_pg([&]() noexcept { end_guard_inserts(session.inserter); });
   if (session.statements_connected) call_pg([]() noexcept { SPI_finish(); });
   SetUserIdAndSecContext(session.saved_user, session.saved_security_context);
 }
@@ -163,7 +164,12 @@ bool insert_guard(GuardStoreSession& session, const ClaimWrite& write, ItemPoint
   ItemPointerSetInvalid(conflict);
   const GuardTable& table = *session.table;
   if (table.direct_writes) {
-    return call_pg([&]() noexcept { return insert_guard_tuple(table, write, conflict); });
+    return call_pg([&]() noexcept {
+      if (session.inserter == nullptr) {
+        session.inserter = begin_guard_inserts(table, session.caller_context);
+      }
+      return insert_guard_tuple(session.inserter, write, conflict);
+    });
   }
   use_statements(session);
   bool attempts = table.attempt_column != InvalidAttrNumber;

@@ -13,19 +13,24 @@
 
 namespace idempotency::pg {
 
+struct GuardInserter;
+
 // Between open_guard_store() and close_guard_store(): the table is locked
 // (until the transaction ends) and what is known of it is in `table`, the
 // current user is the table owner, and SPI is connected for the prepared
 // statements (at once, or on first use: a claim or lookup that needs no
 // statement never pays for it). On an ERROR the transaction (or
 // subtransaction) abort undoes the user switch and SPI, so there is nothing
-// to clean up by hand.
+// to clean up by hand; the inserts' set-up (guard_heap.hpp) is freed and its
+// relations closed by the abort too.
 struct GuardStoreSession {
   Oid saved_user = InvalidOid;
   int saved_security_context = 0;
   MemoryContext caller_context = nullptr;
   bool statements_connected = false;
   const GuardTable* table = nullptr;
+  // Set up by the first direct insert, shared by the session's others.
+  GuardInserter* inserter = nullptr;
 };
 
 enum class Statements { kConnectNow, kConnectOnDemand };
@@ -72,7 +77,8 @@ struct ClaimWrite {
 
 // Requires a session opened with RowExclusiveLock. Inserts a new pending guard; false when a guard
 // with that scope and key exists (after waiting for an uncommitted one, as unique checks do), with
-// where it is in `conflict` when known (else invalid).
+// where it is in `conflict` when known (else invalid). What it inserts is visible to the
+// session's later reads and statements, and to what follows close_guard_store().
 bool insert_guard(GuardStoreSession& session, const ClaimWrite& write, ItemPointer conflict);
 
 // Replaces the guard `seen` with this claim, but only if it is still exactly

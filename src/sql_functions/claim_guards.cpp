@@ -7,6 +7,7 @@
 // occurrences meet the guard this call just wrote and answer as a retry does.
 #include "core/input_validation.hpp"
 #include "glue/arguments.hpp"
+#include "glue/array_arguments.hpp"
 #include "claims/claim_state_row.hpp"
 #include "glue/error_boundary.hpp"
 #include "claims/guard_claim.hpp"
@@ -14,43 +15,16 @@
 #include "config/scope_access.hpp"
 #include "glue/server_state.hpp"
 
-#include <algorithm>
-#include <numeric>
 #include <vector>
-
-extern "C" {
-#include "catalog/pg_type.h"
-#include "utils/array.h"
-}
 
 using namespace idempotency;
 using namespace idempotency::pg;
 
 namespace {
 
-// A text[] argument's entries (nullptr for a NULL entry); nullopt for NULL.
-std::optional<std::vector<text*>> text_array_argument(FunctionCallInfo fcinfo, int index,
-                                                      std::string_view name) {
-  if (PG_ARGISNULL(index)) return std::nullopt;
-  ArrayType* array = call_pg([&]() noexcept { return PG_GETARG_ARRAYTYPE_P(index); });
-  if (ARR_NDIM(array) > 1) {
-    throw core::GuardError(core::SqlState::kInvalidParameterValue,
-                           std::string(name) + " must be a one-dimensional array");
-  }
-  auto [values, nulls, count] = text_array_elements(array);
-  std::vector<text*> entries(count, nullptr);
-  for (int entry = 0; entry < count; ++entry) {
-    if (nulls[entry]) continue;
-    Datum value = values[entry];
-    entries[entry] = call_pg([&]() noexcept { return DatumGetTextPP(value); });
-  }
-  return entries;
-}
-
 // Arguments: scope, keys, ttl, fingerprints, lease, attempt.
 struct BatchArguments {
-  text* scope = nullptr;
-  std::vector<text*> keys;
+  BatchKeys batch;
   std::vector<text*> fingerprints;  // one per key (nullptr: none)
   Interval* ttl = nullptr;
   Interval* lease = nullptr;
@@ -60,21 +34,15 @@ struct BatchArguments {
 // Every check before anything is written, so bad input claims nothing.
 BatchArguments batch_arguments(FunctionCallInfo fcinfo) {
   BatchArguments arguments;
-  arguments.scope = text_argument(fcinfo, 0);
-  core::require_identifier("scope", text_view(arguments.scope));
-  std::optional<std::vector<text*>> keys = text_array_argument(fcinfo, 1, "keys");
-  core::require_not_null("keys", !keys);
-  arguments.keys = std::move(*keys);
-  core::require_batch_size(arguments.keys.size());
-  for (text* key : arguments.keys) core::require_identifier("key", text_view(key));
+  arguments.batch = batch_key_arguments(fcinfo);
   arguments.ttl = interval_argument(fcinfo, 2);
   std::optional<std::vector<text*>> fingerprints = text_array_argument(fcinfo, 3, "fingerprints");
   if (fingerprints) {
-    core::require_batch_length("fingerprints", fingerprints->size(), arguments.keys.size());
+    core::require_batch_length("fingerprints", fingerprints->size(), arguments.batch.keys.size());
     for (text* fingerprint : *fingerprints) core::require_fingerprint(text_view(fingerprint));
     arguments.fingerprints = std::move(*fingerprints);
   } else {
-    arguments.fingerprints.assign(arguments.keys.size(), nullptr);
+    arguments.fingerprints.assign(arguments.batch.keys.size(), nullptr);
   }
   arguments.lease = interval_argument(fcinfo, 4);
   require_claim_durations(arguments.ttl, arguments.lease);
@@ -82,35 +50,25 @@ BatchArguments batch_arguments(FunctionCallInfo fcinfo) {
   return arguments;
 }
 
-// Positions of `keys` in the order they are claimed: by key bytes (the same
-// order in every backend), the first occurrence of a key first.
-std::vector<std::size_t> claim_order(const std::vector<text*>& keys) {
-  std::vector<std::size_t> order(keys.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t left, std::size_t right) {
-    return *text_view(keys[left]) < *text_view(keys[right]);
-  });
-  return order;
-}
-
 }  // namespace
 
 IDEMPOTENCY_SQL_FUNCTION(idempotency_claim_guards) {
   BatchArguments arguments = batch_arguments(fcinfo);
-  std::string_view scope = *text_view(arguments.scope);
+  const BatchKeys& batch = arguments.batch;
+  std::string_view scope = batch.scope_view;
   begin_result_rows(fcinfo, 2 + kClaimStateColumns);
-  if (arguments.keys.empty()) return static_cast<Datum>(0);
+  if (batch.keys.empty()) return static_cast<Datum>(0);
   require_writable("claim a guard");
 
   GuardStoreSession session = open_guard_store(Statements::kConnectOnDemand, RowExclusiveLock);
   require_scope_access(session, scope);
   ClaimDurations durations = resolve_durations(arguments.ttl, arguments.lease, scope);
-  std::vector<ClaimResult> results(arguments.keys.size());
+  std::vector<ClaimResult> results(batch.keys.size());
   text* previous_key = nullptr;
-  for (std::size_t position : claim_order(arguments.keys)) {
+  for (std::size_t position : sorted_key_order(batch.keys)) {
     ClaimWrite write;
-    write.scope = arguments.scope;
-    write.key = arguments.keys[position];
+    write.scope = batch.scope;
+    write.key = batch.keys[position];
     write.fingerprint = arguments.fingerprints[position];
     // A later occurrence of a key claims without the attempt, or it would
     // take the first occurrence's claim for its own and run the work twice.
@@ -128,7 +86,7 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_claim_guards) {
     Datum values[2 + kClaimStateColumns] = {};
     bool nulls[2 + kClaimStateColumns] = {};
     values[0] = Int32GetDatum(static_cast<int32>(position + 1));
-    values[1] = PointerGetDatum(arguments.keys[position]);
+    values[1] = PointerGetDatum(batch.keys[position]);
     fill_claim_state(results[position], values + 2, nulls + 2);
     add_result_row(fcinfo, values, nulls);
   }

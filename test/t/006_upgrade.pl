@@ -34,6 +34,8 @@ $node->safe_psql('upgraded', q{
   GRANT USAGE ON SCHEMA idempotency TO auditor;
   GRANT EXECUTE ON FUNCTION idempotency.claim_or_lookup(text, text, interval, text, interval)
     TO auditor WITH GRANT OPTION;
+  GRANT EXECUTE ON FUNCTION idempotency.record_outcome(text, text, text, jsonb, bigint)
+    TO auditor WITH GRANT OPTION;
   SELECT idempotency.claim_guard('payments', 'k-' || i) FROM generate_series(1, 20) AS i;
   SELECT idempotency.record_outcome('payments', 'k-' || i, 'succeeded', jsonb_build_object('n', i))
     FROM generate_series(1, 10) AS i;
@@ -171,6 +173,20 @@ is($node->safe_psql('upgraded', q{SELECT has_function_privilege('reporting',
      'idempotency.extend_lease(text, text, bigint, interval)', 'EXECUTE')}), 'f',
    'a role that could only look up gets no extend_lease');
 
+# 1.2's record_outcomes goes to whoever may call record_outcome, with its grant option.
+is($node->safe_psql('upgraded', q{SET ROLE app;
+  SELECT string_agg(key || '/' || recorded::text, ',' ORDER BY ord)
+    FROM idempotency.record_outcomes('payments', ARRAY['k-19', 'k-18', 'k-3'], 'succeeded',
+                                     ARRAY['{"n": 19}', '{"n": 18}', '{"n": 3}']::jsonb[])}),
+   'k-19/true,k-18/true,k-3/false', 'grant_client role: record_outcomes works after the update');
+is($node->safe_psql('upgraded', q{SELECT has_function_privilege('auditor',
+     'idempotency.record_outcomes(text, text[], text, jsonb[], bigint[])',
+     'EXECUTE WITH GRANT OPTION')}), 't',
+   'a DBA\'s own grant of record_outcome brings record_outcomes, with its grant option');
+is($node->safe_psql('upgraded', q{SELECT has_function_privilege('reporting',
+     'idempotency.record_outcomes(text, text[], text, jsonb[], bigint[])', 'EXECUTE')}), 'f',
+   'a role that could only look up gets no record_outcomes');
+
 # 1.2's counters: clients read them, admins also reset them.
 is($node->safe_psql('upgraded', q{SET ROLE app;
   SELECT claimed_new > 0 FROM idempotency.counters WHERE scope = 'payments'}), 't',
@@ -213,6 +229,9 @@ is($node->safe_psql('restored', q{SELECT has_function_privilege('app',
 is($node->safe_psql('restored', q{SET ROLE app;
   SELECT claimed FROM idempotency.claim_guards('payments', ARRAY['k-23'])}), 't',
    'restored: the grant_client role may still call claim_guards');
+is($node->safe_psql('restored', q{SELECT has_function_privilege('app',
+     'idempotency.record_outcomes(text, text[], text, jsonb[], bigint[])', 'EXECUTE')}), 't',
+   'restored: the grant of record_outcomes made by the update is kept');
 is($node->safe_psql('restored', qq{SET ROLE app;
   SELECT claimed::text || '/' || claim_token FROM idempotency.claim_or_lookup('payments', 'k-40',
     attempt => $attempt)}), $first, 'restored: the attempt still gets its claim back');

@@ -1,7 +1,8 @@
 # claim_or_lookup(..., wait): waiters that share a wake-up slot (here all of
 # them: idempotency.wait_slots = 1) still get correct answers; many waiters on
-# one key are all woken by one commit; subtransactions hand their wake-ups to
-# their parent or drop them; a wait is interrupted cleanly by a cancel, by
+# one key are all woken by one commit, the waiters of a record_outcomes batch
+# by its commit; subtransactions hand their wake-ups to their parent or drop
+# them; a wait is interrupted cleanly by a cancel, by
 # statement_timeout and by a fast shutdown; without preloading, wait is refused.
 use strict;
 use warnings;
@@ -91,6 +92,22 @@ $node->safe_psql('postgres',
 my @answers = map { (answer_of($_))[0] } @many;
 is(scalar(grep { $_ eq 'false/succeeded/2' } @answers), $waiter_count,
   'one commit wakes them all, and all replay the outcome');
+
+# --- A batch of outcomes -----------------------------------------------------
+claim($_) for ('batch-1', 'batch-2', 'batch-3');
+my @batch_waiters = map { start_waiter($_, '60 seconds') } ('batch-1', 'batch-2');
+ok(wait_until_sleeping(@batch_waiters), 'waiters on two keys of a batch sleep');
+# A batch that fails on one key records nothing: no answer for them yet.
+$node->psql('postgres',
+  q{SELECT idempotency.record_outcomes('w', ARRAY['batch-1', 'batch-none'], 'succeeded')});
+ok(wait_until_sleeping(@batch_waiters), 'a failed batch leaves them waiting');
+my $batch_started = time;
+$node->safe_psql('postgres', q{SELECT count(*) FROM idempotency.record_outcomes('w',
+  ARRAY['batch-2', 'batch-1', 'batch-3'], 'succeeded', ARRAY['{"n": 12}', '{"n": 11}', NULL]::jsonb[])});
+my @batch_answers = map { (answer_of($_))[0] } @batch_waiters;
+is_deeply(\@batch_answers, ['false/succeeded/11', 'false/succeeded/12'],
+  'one record_outcomes commit wakes the waiters of its keys, and they replay their outcomes');
+cmp_ok(time - $batch_started, '<', 30, 'woken at the commit, not at the end of their wait');
 
 # --- Subtransactions ---------------------------------------------------------
 claim('sub');
