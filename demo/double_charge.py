@@ -11,8 +11,11 @@ flight.
 
 The same network (same random seed) runs twice: once with a service that just
 charges, once with a service that guards each charge with
-idempotency.claim_or_lookup. Exits 1 if the guarded run charges any customer
-other than exactly once.
+idempotency.claim_or_lookup. In the guarded run the service's own link to the
+database is lossy too: some claims commit but their answer never arrives. The
+service made an attempt id before its first claim and claims again with it,
+so it gets its own claim back instead of waiting on a key that only it holds.
+Exits 1 if the guarded run charges any customer other than exactly once.
 
 Connects with the libpq environment (PGHOST, PGPORT, PGUSER) to database
 postgres, which must have the idempotency extension.
@@ -21,6 +24,7 @@ import hashlib
 import json
 import random
 import sys
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -41,12 +45,18 @@ PENDING_POLL_INTERVAL = 0.02
 PENDING_WAIT_LIMIT = 10.0
 SEED = 1
 GUARD_SCOPE = "payments"
+# The service's link to the database loses this share of first claims'
+# answers (after the claim committed): the service retries the claim.
+CLAIM_ANSWER_LOSS_RATE = 0.3
+claim_link = random.Random(SEED)
+claim_link_lock = threading.Lock()
 
 
 @dataclass
 class Response:
     charge: dict  # {"charge_id": ..., "amount": ...}
     replayed: bool  # answered from the recorded outcome, without charging
+    claim_answers_lost: int = 0  # claims retried by attempt after a lost answer
 
 
 @dataclass
@@ -115,17 +125,38 @@ def pay_without_guard(key, request):
         return Response(charge_at_provider(conn, key, request), replayed=False)
 
 
+def claim_answer_lost():
+    with claim_link_lock:
+        return claim_link.random() < CLAIM_ANSWER_LOSS_RATE
+
+
+def claim(key, fingerprint, attempt, lose_answer):
+    """claim_or_lookup on a connection of its own: (claimed, claim_token,
+    status, outcome), or None when the answer was lost after the claim committed."""
+    with connect() as conn:
+        answer = conn.execute(
+            "SELECT claimed, claim_token, status, outcome"
+            " FROM idempotency.claim_or_lookup(%s, %s, fingerprint => %s, attempt => %s)",
+            (GUARD_SCOPE, key, fingerprint, attempt),
+        ).fetchone()
+    return None if lose_answer else answer
+
+
 def pay_with_guard(key, request):
     # The fingerprint makes the guard refuse (IK001) a key reused for another request.
     fingerprint = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+    # One id per attempt, made before its first claim, sent again only to retry
+    # a claim whose answer was lost.
+    attempt = str(uuid.uuid4())
+    lost = 0
     deadline = time.monotonic() + PENDING_WAIT_LIMIT
     with connect() as conn:
         while True:
-            claimed, claim_token, status, outcome = conn.execute(
-                "SELECT claimed, claim_token, status, outcome"
-                " FROM idempotency.claim_or_lookup(%s, %s, fingerprint => %s)",
-                (GUARD_SCOPE, key, fingerprint),
-            ).fetchone()
+            answer = claim(key, fingerprint, attempt, lose_answer=lost == 0 and claim_answer_lost())
+            if answer is None:
+                lost += 1  # the claim may have committed: claim again, same attempt
+                continue
+            claimed, claim_token, status, outcome = answer
             if claimed:
                 try:
                     charge = charge_at_provider(conn, key, request)
@@ -140,9 +171,9 @@ def pay_with_guard(key, request):
                     "SELECT idempotency.record_outcome(%s, %s, 'succeeded', %s, %s)",
                     (GUARD_SCOPE, key, Jsonb(charge), claim_token),
                 )
-                return Response(charge, replayed=False)
+                return Response(charge, replayed=False, claim_answers_lost=lost)
             if status != "pending":
-                return Response(outcome, replayed=True)
+                return Response(outcome, replayed=True, claim_answers_lost=lost)
             # Another attempt holds the key and is charging: wait for its outcome.
             if time.monotonic() > deadline:
                 raise TimeoutError(f"payment {key} still pending after {PENDING_WAIT_LIMIT}s")
@@ -204,6 +235,9 @@ def print_scenario(title, result):
     print(f"  attempts sent        {len(attempts)} ({len(attempts) - len(CUSTOMERS)} retries)")
     print(f"  responses lost       {sum(payment.lost for payment in result.payments)}")
     print(f"  outcomes replayed    {sum(response.replayed for response in responses)}")
+    lost_claims = sum(response.claim_answers_lost for response in responses)
+    if lost_claims:
+        print(f"  claim answers lost   {lost_claims} (each claimed again with its attempt id)")
     print(f"  provider charges     {charges}")
     print(
         "  times charged        "

@@ -8,13 +8,16 @@ cd "$(dirname "$0")/.."
 
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 version=13.2.2
+# The release source: CITUS_TARBALL, else the copy in ../shared/vendor, else
+# the v13.2.2 tag's archive from GitHub (a clean clone on a CI machine).
 tarball=${CITUS_TARBALL:-$(pwd)/../shared/vendor/citus-$version.tar.gz}
+download=https://github.com/citusdata/citus/archive/refs/tags/v$version.tar.gz
 pg_major=$("$PG_CONFIG" --version | grep -oE '[0-9]+' | head -n 1)
 cache=${CITUS_CACHE:-/var/cache/idempotency-test}/citus-$version-pg$pg_major
 stage=$cache/stage
 
 deps=(liblz4-dev libzstd-dev libssl-dev libkrb5-dev libselinux1-dev libxslt1-dev
-  libpam0g-dev libreadline-dev)
+  libpam0g-dev libreadline-dev make gcc curl ca-certificates)
 missing=()
 for package in "${deps[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
@@ -28,9 +31,14 @@ if [ ${#missing[@]} -ne 0 ]; then
 fi
 
 if [ ! -f "$cache/built" ]; then
-  [ -f "$tarball" ] || { echo "Citus source not found: $tarball" >&2; exit 1; }
   rm -rf "$cache"
   mkdir -p "$cache"
+  if [ ! -f "$tarball" ]; then
+    echo "Citus source not at $tarball: downloading $download" >&2
+    curl -fsSL -o "$cache/citus-$version.tar.gz" "$download" ||
+      { echo "Citus source not found: $tarball, and $download failed" >&2; exit 1; }
+    tarball=$cache/citus-$version.tar.gz
+  fi
   tar -xzf "$tarball" -C "$cache"
   src=$cache/citus-$version
   # PostgreSQL 15.20 exports have_createdb_privilege(); Citus 13.2.2 defines a

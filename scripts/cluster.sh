@@ -2,9 +2,12 @@
 # initdb and postgres refuse to run as root, so as root the cluster belongs to
 # the unprivileged `postgres` OS user (created by Debian's postgresql package).
 
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+# PG_MAJOR picks one of Debian's PostgreSQL packages (15 on Debian 12; the
+# version matrix runs 17 and 18 in chroots); PG_BIN overrides it.
+PG_MAJOR=${PG_MAJOR:-15}
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
 PG_CONFIG=${PG_CONFIG:-$PG_BIN/pg_config}
-export PG_BIN PG_CONFIG
+export PG_MAJOR PG_BIN PG_CONFIG
 
 # Runs a command as the cluster's OS user.
 as_cluster_user() {

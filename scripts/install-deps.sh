@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake libgtest-dev libpq-dev pkg-config
   postgresql-15 postgresql-server-dev-15 postgresql-client-15 clang-14 llvm-14 libclang-rt-14-dev
-  libipc-run-perl
+  libipc-run-perl prometheus-postgres-exporter
   python3 python3-psycopg
 )
 

@@ -10,16 +10,15 @@ source scripts/cluster.sh
 
 scripts/build-citus.sh || exit 1
 
+source scripts/citus-cluster.sh
+
 work=$(make_cluster_dir citus)
-nodes=(coordinator worker1 worker2)
-declare -A port dir
-for node in "${nodes[@]}"; do
-  dir[$node]=$work/$node
-  port[$node]=$(free_port)
-  mkdir -p "${dir[$node]}" && [ "$(id -u)" -eq 0 ] && chown postgres: "${dir[$node]}"
-done
 cleanup() {
-  for node in "${nodes[@]}"; do stop_cluster "${dir[$node]}"; done
+  if [ "${CITUS_KEEP:-0}" = 1 ]; then
+    echo "# CITUS_KEEP=1: nodes left running in $work"
+    return
+  fi
+  citus_stop_nodes
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -39,40 +38,8 @@ check() { # check DESCRIPTION COMMAND...
   fi
 }
 
-# sql NODE [DATABASE] -- psql options...: one statement's bare output.
-sql() {
-  local node=$1
-  shift
-  psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${port[$node]}" -U postgres -d postgres "$@"
-}
-# sqlstate NODE STATEMENT: the SQLSTATE the statement fails with (empty if none).
-sqlstate() {
-  psql -X -q -At -h 127.0.0.1 -p "${port[$1]}" -U postgres -d postgres \
-    -v VERBOSITY=sqlstate -c '\set VERBOSITY sqlstate' -c "$2" 2>&1 >/dev/null |
-    grep -oE 'ERROR:  [0-9A-Z]{5}' | head -n 1 | cut -c9-
-}
-expect_sqlstate() { # expect_sqlstate NODE STATE STATEMENT
-  local got
-  got=$(sqlstate "$1" "$3")
-  [ "$got" = "$2" ] || { echo "expected SQLSTATE $2, got '${got}' from: $3"; return 1; }
-}
-expect() { # expect EXPECTED NODE STATEMENT
-  local got
-  got=$(sql "$2" -c "$3") || return 1
-  [ "$got" = "$1" ] || { echo "expected '$1', got '$got' from $2: $3"; return 1; }
-}
-
 # --- the cluster ---
-for node in "${nodes[@]}"; do
-  (start_cluster "${dir[$node]}" "${port[$node]}" \
-    "shared_preload_libraries = 'citus,idempotency'" \
-    "max_connections = 200" "max_prepared_transactions = 100" \
-    "wal_level = logical" "citus.max_cached_conns_per_worker = 4" \
-    "idempotency.purge_interval = 0") || exit 1
-done
-for node in "${nodes[@]}"; do
-  sql "$node" -c 'CREATE EXTENSION citus' || exit 1
-done
+citus_start_nodes "$work" "idempotency.purge_interval = 0" || exit 1
 # The extension on the coordinator and worker1 only, for the "missing" error.
 sql coordinator -c 'CREATE EXTENSION idempotency' || exit 1
 sql worker1 -c 'CREATE EXTENSION idempotency' || exit 1
@@ -85,11 +52,7 @@ check "distribute() without Citus: 55000" bash -c "
   psql -X -q -h 127.0.0.1 -p ${port[coordinator]} -U postgres -d plain \
     -c '\\set VERBOSITY sqlstate' -c 'SELECT idempotency.distribute()' 2>&1 | grep -qx 'ERROR:  55000'"
 
-sql coordinator -c "SELECT citus_set_coordinator_host('127.0.0.1', ${port[coordinator]})" >/dev/null &&
-  sql coordinator -c "SELECT citus_add_node('127.0.0.1', ${port[worker1]})" >/dev/null || exit 1
-# worker2 joins without the extension, unless Citus propagates it on its own.
-sql worker2 -c "SET citus.enable_ddl_propagation = off" -c 'DROP EXTENSION IF EXISTS idempotency' >/dev/null
-sql coordinator -c "SELECT citus_add_node('127.0.0.1', ${port[worker2]})" >/dev/null || exit 1
+citus_join_workers || exit 1
 if [ "$(sql worker2 -c "SELECT count(*) FROM pg_extension WHERE extname = 'idempotency'")" = 0 ]; then
   check "distribute() with a worker missing the extension: 55000" \
     expect_sqlstate coordinator 55000 'SELECT idempotency.distribute()'
@@ -101,6 +64,23 @@ else
   sql worker2 -c "SET citus.enable_ddl_propagation = off" -c 'CREATE EXTENSION idempotency' || exit 1
 fi
 
+# A worker's own guards, claimed there before distribute(), would be hidden
+# by the shards: distribute() refuses them. The session that claimed and
+# released the guard stays open: its prepared plans and cached description
+# of the local table must follow the table once it is distributed.
+mkfifo "$work/early.in"
+psql -X -q -At -h 127.0.0.1 -p "${port[worker1]}" -U postgres -d postgres \
+  <"$work/early.in" >"$work/early.out" 2>&1 &
+early_pid=$!
+exec {early}>"$work/early.in"
+echo "SELECT idempotency.claim_guard('early', 'local');" >&$early
+check "distribute() with a worker's own guards: 55000" bash -c "
+  for _ in \$(seq 1 50); do grep -q . '$work/early.out' && break; sleep 0.1; done
+  got=\$(psql -X -q -h 127.0.0.1 -p ${port[coordinator]} -U postgres -d postgres \
+    -c '\\set VERBOSITY sqlstate' -c 'SELECT idempotency.distribute()' 2>&1)
+  echo \"\$got\"; [ \"\$got\" = 'ERROR:  55000' ]"
+echo "SELECT idempotency.release_guard('early', 'local');" >&$early
+
 check "distribute() on a worker: 55000" expect_sqlstate worker1 55000 'SELECT idempotency.distribute()'
 check "distribute(by => 'tenant'): 22023" expect_sqlstate coordinator 22023 "SELECT idempotency.distribute(by => 'tenant')"
 check "distribute() on the coordinator" sql coordinator -c 'SELECT idempotency.distribute()'
@@ -110,24 +90,40 @@ check "distribute(by => 'scope') once distributed by key: 55000" \
 check "guards distributed by key, the configuration tables are reference tables" \
   expect "idempotency.guards|h|key
 idempotency.retention_policies|n|
-idempotency.scope_access|n|" coordinator \
+idempotency.scope_access|n|
+idempotency.scope_limits|n|" coordinator \
   "SELECT logicalrelid::regclass::text, partmethod,
           coalesce(column_to_column_name(logicalrelid, partkey), '')
      FROM pg_dist_partition WHERE logicalrelid::regclass::text LIKE 'idempotency.%' ORDER BY 1"
-check "the five client functions are delegated by key" \
-  expect "5" coordinator \
-  "SELECT count(*) FROM pg_dist_object
-    WHERE classid = 'pg_proc'::regclass AND distribution_argument_index = 1
-      AND objid::regprocedure::text LIKE 'idempotency.%'"
+# The early session on worker1 (plans prepared, table described before
+# distribute()) claims through the shards: the coordinator sees its guards.
+early_session_uses_shards() {
+  local k
+  for k in $(seq 1 20); do
+    echo "SELECT idempotency.claim_guard('early', 'k$k');" >&$early
+  done
+  echo "SELECT 'early done';" >&$early
+  for _ in $(seq 1 100); do grep -q 'early done' "$work/early.out" && break; sleep 0.1; done
+  cat "$work/early.out"
+  [ "$(grep -c '^t$' "$work/early.out")" = 22 ] || return 1
+  expect 20 coordinator "SELECT count(*) FROM idempotency.guards WHERE scope = 'early'"
+}
+check "a worker session opened before distribute() claims into the shards" early_session_uses_shards
+exec {early}>&-
+wait "$early_pid"
 
 # --- the client API: same answers on a plain server, the coordinator, a worker ---
+# The client role: in the plain database, and once on the coordinator, whose
+# GRANTs and reference-table writes reach every node.
+sql coordinator -c 'CREATE ROLE conf_client' || exit 1
+client_setup="
+SELECT idempotency.grant_client('conf_client');
+SELECT idempotency.restrict_scopes('conf_client', ARRAY['conf']);"
+psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${port[coordinator]}" -U postgres -d plain \
+  -c "$client_setup" >/dev/null || exit 1
+sql coordinator -c "$client_setup" >/dev/null || exit 1
 for database_node in "plain:coordinator" "postgres:coordinator" "postgres:worker1"; do
   database=${database_node%%:*} node=${database_node#*:}
-  psql -X -q -h 127.0.0.1 -p "${port[$node]}" -U postgres -d "$database" >/dev/null 2>&1 <<'SQL'
-DO $$ BEGIN CREATE ROLE conf_client; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
-SELECT idempotency.grant_client('conf_client');
-SELECT idempotency.restrict_scopes('conf_client', ARRAY['conf']);
-SQL
   psql -X -q -At -h 127.0.0.1 -p "${port[$node]}" -U postgres -d "$database" \
     -v p="$database-$node" -f test/citus/conformance.sql >"$work/conformance-$database-$node.out" 2>&1
 done
@@ -162,26 +158,121 @@ SQL
 }
 check "a policy set on the coordinator applies to the next claim on a worker" policy_on_worker
 
-# --- races: 12 clients over the three nodes claim the same 300 keys ---
+check "set_retention(..., apply_to_existing => true) on the coordinator re-dates the guards of every shard" bash -c "
+  psql -X -q -At -h 127.0.0.1 -p ${port[worker1]} -U postgres -d postgres -v ON_ERROR_STOP=1 \
+    -c \"SELECT count(idempotency.claim_guard('redate', k::text)) FROM generate_series(1, 30) AS k\" >/dev/null &&
+  psql -X -q -At -h 127.0.0.1 -p ${port[coordinator]} -U postgres -d postgres -v ON_ERROR_STOP=1 \
+    -c \"SELECT idempotency.set_retention('redate', '3 hours', apply_to_existing => true)\" >/dev/null &&
+  got=\$(psql -X -q -At -h 127.0.0.1 -p ${port[worker2]} -U postgres -d postgres \
+    -c \"SELECT count(*), min(expires_at - claimed_at), max(expires_at - claimed_at) FROM idempotency.guards WHERE scope = 'redate'\") &&
+  echo \"\$got\" && [ \"\$got\" = '30|03:00:00|03:00:00' ]"
+
+# by => 'scope', co-located with an application table distributed by tenant,
+# in a second database of the same three nodes.
+distributed_by_scope() {
+  local node
+  sql coordinator -c 'CREATE DATABASE byscope' >/dev/null 2>&1 || return 1
+  for node in worker1 worker2; do
+    sql "$node" -c 'SET citus.enable_ddl_propagation = off' -c 'CREATE DATABASE byscope' || return 1
+  done
+  for node in "${nodes[@]}"; do
+    sql "$node" -d byscope -c 'CREATE EXTENSION citus' -c 'CREATE EXTENSION idempotency' || return 1
+  done
+  sql coordinator -d byscope >/dev/null <<SQL || return 1
+SELECT citus_set_coordinator_host('127.0.0.1', ${port[coordinator]});
+SELECT citus_add_node('127.0.0.1', ${port[worker1]});
+SELECT citus_add_node('127.0.0.1', ${port[worker2]});
+CREATE TABLE orders (tenant text COLLATE "C", id bigint, PRIMARY KEY (tenant, id));
+SELECT create_distributed_table('orders', 'tenant');
+SELECT idempotency.distribute(by => 'scope', colocate_with => 'orders');
+SQL
+  sql coordinator -d byscope -c "
+    SELECT p.logicalrelid::regclass, column_to_column_name(p.logicalrelid, p.partkey),
+           p.colocationid = (SELECT colocationid FROM pg_dist_partition
+                              WHERE logicalrelid = 'orders'::regclass)
+      FROM pg_dist_partition AS p WHERE p.logicalrelid = 'idempotency.guards'::regclass" || return 1
+  [ "$(sql worker1 -d byscope -c "SELECT idempotency.claim_guard('tenant-1', 'k')")" = t ] &&
+    [ "$(sql worker2 -d byscope -c "SELECT idempotency.claim_guard('tenant-1', 'k')")" = f ] &&
+    [ "$(sql coordinator -d byscope -c "SELECT status FROM idempotency.lookup('tenant-1', 'k')")" = pending ] &&
+    [ "$(sql coordinator -d byscope -c "
+      SELECT p.colocationid = o.colocationid FROM pg_dist_partition AS p, pg_dist_partition AS o
+       WHERE p.logicalrelid = 'idempotency.guards'::regclass AND o.logicalrelid = 'orders'::regclass")" = t ]
+}
+check "distribute(by => 'scope', colocate_with => an application table): co-located, one winner across nodes" distributed_by_scope
+
+# --- races: 12 clients over the three nodes claim the same 300 keys, each
+# claim its own transaction, each client in its own order ---
 race() {
   local pids=() node client
   for client in $(seq 1 12); do
     node=${nodes[$((client % 3))]}
-    psql -X -q -At -h 127.0.0.1 -p "${port[$node]}" -U postgres -d postgres -c "
-      SELECT k, idempotency.claim_guard('race', k::text) FROM generate_series(1, 300) AS k
-       ORDER BY (k * $client) % 300" >"$work/race-$client.out" 2>&1 &
+    for k in $(seq 1 300); do
+      echo "SELECT $(( (k * client) % 300 + 1 )), idempotency.claim_guard('race', '$(( (k * client) % 300 + 1 ))');"
+    done | psql -X -q -At -h 127.0.0.1 -p "${port[$node]}" -U postgres -d postgres \
+      >"$work/race-$client.out" 2>&1 &
     pids+=($!)
   done
   local status=0
   for pid in "${pids[@]}"; do wait "$pid" || status=1; done
-  [ $status -eq 0 ] || { cat "$work"/race-*.out; return 1; }
+  grep -v '|[tf]$' "$work"/race-*.out && status=1
   local winners keys
   winners=$(cat "$work"/race-*.out | grep -c '|t$')
   keys=$(cat "$work"/race-*.out | grep '|t$' | cut -d'|' -f1 | sort -u | wc -l)
   echo "winners $winners, distinct keys won $keys"
-  [ "$winners" -eq 300 ] && [ "$keys" -eq 300 ]
+  [ $status -eq 0 ] && [ "$winners" -eq 300 ] && [ "$keys" -eq 300 ]
 }
 check "races over three nodes: exactly one winner per key" race
+
+# --- the purge: each node's purge worker empties its own shards ---
+# 240 guards that expire at once, claimed through the coordinator, spread
+# over the shards of both workers; purge workers every 500 ms on every node.
+purged_by_node_workers() {
+  local node total=0 deleted remaining
+  sql coordinator -c "SELECT count(idempotency.claim_guard('purge', k::text, ttl => '1 ms'))
+                        FROM generate_series(1, 240) AS k" >/dev/null || return 1
+  for node in "${nodes[@]}"; do
+    sql "$node" -c "ALTER SYSTEM SET idempotency.purge_interval = '500ms'" -c 'SELECT pg_reload_conf()' \
+      >/dev/null || return 1
+  done
+  for _ in $(seq 1 60); do
+    remaining=$(sql coordinator -c "SELECT count(*) FROM idempotency.guards WHERE scope = 'purge'")
+    [ "$remaining" = 0 ] && break
+    sleep 0.5
+  done
+  echo "guards of scope purge left: $remaining"
+  for node in worker1 worker2; do
+    deleted=$(sql "$node" -c "SELECT total_deleted FROM idempotency.worker_status() WHERE database = 'postgres'")
+    echo "$node's purge worker deleted: $deleted"
+    [ "${deleted:-0}" -gt 0 ] || return 1
+    total=$((total + deleted))
+  done
+  deleted=$(sql coordinator -c "SELECT total_deleted FROM idempotency.worker_status() WHERE database = 'postgres'")
+  echo "the coordinator's purge worker (no shards) deleted: $deleted"
+  [ "$remaining" = 0 ] && [ "$total" -ge 240 ] && [ "${deleted:-1}" = 0 ]
+}
+check "the purge workers of the workers delete the expired guards of their shards" purged_by_node_workers
+# purge_expired() by hand purges the shards of the node it runs on.
+purge_by_hand_per_node() {
+  local node coordinator_deleted worker_deleted=0 deleted
+  for node in "${nodes[@]}"; do
+    sql "$node" -c "ALTER SYSTEM SET idempotency.purge_interval = 0" -c 'SELECT pg_reload_conf()' \
+      >/dev/null || return 1
+  done
+  sleep 1
+  sql coordinator -c "SELECT count(idempotency.claim_guard('byhand', k::text, ttl => '1 ms'))
+                        FROM generate_series(1, 40) AS k" >/dev/null || return 1
+  sleep 0.1
+  coordinator_deleted=$(sql coordinator -c 'SELECT idempotency.purge_expired()') || return 1
+  for node in worker1 worker2; do
+    deleted=$(sql "$node" -c 'SELECT idempotency.purge_expired()') || return 1
+    echo "$node deleted $deleted"
+    [ "$deleted" -gt 0 ] || return 1
+    worker_deleted=$((worker_deleted + deleted))
+  done
+  echo "coordinator deleted $coordinator_deleted, the workers $worker_deleted"
+  [ "$coordinator_deleted" = 0 ] && [ "$worker_deleted" = 40 ]
+}
+check "purge_expired() deletes the expired guards of its own node's shards" purge_by_hand_per_node
 
 # --- load tests: test/citus/load/*.sh, sourced in name order (they use check,
 # sql, expect, port, dir and work; each leaves the cluster up for the next) ---

@@ -6,8 +6,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 
-scripts/install-deps.sh || exit 1
-scripts/build.sh || exit 1
+# The version matrix (scripts/test-versions.sh) runs this script inside a
+# chroot whose packages it installed itself: IDEMPOTENCY_SKIP_DEPS=1 there.
+[ "${IDEMPOTENCY_SKIP_DEPS:-0}" = 1 ] || scripts/install-deps.sh || exit 1
 source scripts/cluster.sh
 
 work=$(make_cluster_dir test)
@@ -34,10 +35,22 @@ report() {
   if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
     suite_failed=$((suite_failed + 1))
     echo "FAIL  $suite: $passed passed, $failed failed (log follows)"
+    # The failed checks first (TAP's "not ok" with its diagnostics), then the end of the log.
+    grep -E -A8 '^not ok [0-9]+' "$log" | head -n 80
     tail -n 150 "$log"
   else
     echo "ok    $suite: $passed passed"
   fi
+}
+
+# pg_regress_counts LOG: "PASSED FAILED" from pg_regress or
+# pg_isolation_regress output: "test name ... ok" up to PostgreSQL 15, TAP
+# lines ("ok 1 - name", "not ok 2 - name") from 16 on.
+pg_regress_counts() {
+  local passed failed
+  passed=$(grep -cE '^(test| ) *[a-z_]+ +\.\.\. ok|^ok [0-9]+ +- ' "$1")
+  failed=$(grep -cE '\.\.\. FAILED|^not ok [0-9]+ +- ' "$1")
+  echo "$passed $failed"
 }
 
 # ctest_counts LOG: "PASSED FAILED" from ctest's "N tests failed out of M".
@@ -49,6 +62,41 @@ ctest_counts() {
   else
     echo "0 0"
   fi
+}
+
+# 0. The extension's build with -Werror, installed into PostgreSQL $PG_MAJOR;
+# every other suite needs it.
+run_build() {
+  local log=$logs/build.log
+  scripts/build.sh >"$log" 2>&1
+  local status=$?
+  local passed=0 failed=0
+  if [ "$status" -eq 0 ]; then passed=1; else failed=1; fi
+  report "build (-Werror, PostgreSQL $("$PG_CONFIG" --version | awk '{print $2}'))" \
+    "$passed" "$failed" "$status" "$log"
+  return "$status"
+}
+
+# 0b. What must not compile: test/compile_fail/*.cpp each fail with the
+# static_assert named in the file, and compile once its -DBODY_IS_NOEXCEPT
+# fix is applied (so the failure is the assert, not a broken test file).
+run_compile_fail_tests() {
+  local log=$logs/compile-fail.log passed=0 failed=0 source
+  local flags=(-std=c++17 -fsyntax-only -Wall -Wextra -Werror -Isrc
+               -isystem "$("$PG_CONFIG" --includedir-server)")
+  for source in test/compile_fail/*.cpp; do
+    local refused
+    refused=$(g++ "${flags[@]}" "$source" 2>&1)
+    echo "$refused" >>"$log"
+    if grep -q 'call_pg bodies must be noexcept' <<<"$refused" &&
+      g++ "${flags[@]}" -DBODY_IS_NOEXCEPT "$source" >>"$log" 2>&1; then
+      passed=$((passed + 1))
+    else
+      echo "$source: not refused as expected" >>"$log"
+      failed=$((failed + 1))
+    fi
+  done
+  report "compile-fail (g++ -fsyntax-only)" "$passed" "$failed" 0 "$log"
 }
 
 # 1. GoogleTest: the pure C++ core, no server. (This build also compiles the
@@ -107,39 +155,34 @@ run_regression_tests() {
   mkdir -p "$work/regress" && [ "$(id -u)" -eq 0 ] && chown postgres: "$work/regress"
   (
     start_cluster "$work/regress" "$(free_port)" &&
-      make -s installcheck PG_CONFIG="$PG_CONFIG"
+      make -s installcheck ISOLATION= TAP_TESTS= PG_CONFIG="$PG_CONFIG"
   ) >"$log" 2>&1
   local status=$?
   [ -f regression.diffs ] && cat regression.diffs >>"$log"
   local passed failed
-  passed=$(grep -cE '^(test| ) *[a-z_]+ +\.\.\. ok' "$log")
-  failed=$(grep -cE '\.\.\. FAILED' "$log")
+  read -r passed failed < <(pg_regress_counts "$log")
   report "regress (pg_regress)" "$passed" "$failed" "$status" "$log"
 }
 
-# 3. Isolation: the specs in test/isolation/specs (concurrent sessions, with
-# pg_isolation_regress from PGXS) against their own throwaway cluster.
+# 3. Isolation: the specs in test/isolation/specs (concurrent sessions),
+# PGXS's `make installcheck` with only ISOLATION, against their own cluster.
 run_isolation_tests() {
   local log=$logs/isolation.log dir=$work/isolation
-  local specs=()
-  local spec
-  for spec in test/isolation/specs/*.spec; do specs+=("$(basename "$spec" .spec)"); done
-  mkdir -p "$dir/output" && [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+  local specs
+  specs=$(find test/isolation/specs -name '*.spec' | wc -l)
+  mkdir -p "$dir" && [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+  rm -rf output_iso
   (
     start_cluster "$dir" "$(free_port)" &&
-      "$($PG_CONFIG --pgxs | xargs dirname)/../test/isolation/pg_isolation_regress" \
-        --inputdir=test/isolation --outputdir="$dir/output" \
-        --host="$PGHOST" --port="$PGPORT" --user="$PGUSER" \
-        --dbname=idempotency_isolation "${specs[@]}"
+      make -s installcheck REGRESS= TAP_TESTS= PG_CONFIG="$PG_CONFIG"
   ) >"$log" 2>&1
   local status=$?
-  [ -f "$dir/output/regression.diffs" ] && cat "$dir/output/regression.diffs" >>"$log"
+  [ -f output_iso/regression.diffs ] && cat output_iso/regression.diffs >>"$log"
   local passed failed
-  passed=$(grep -cE '^(test| ) *[a-z_]+ +\.\.\. ok' "$log")
-  failed=$(grep -cE '\.\.\. FAILED' "$log")
+  read -r passed failed < <(pg_regress_counts "$log")
   # Every spec must have run.
-  if [ $((passed + failed)) -ne ${#specs[@]} ]; then
-    echo "expected ${#specs[@]} specs, saw $((passed + failed)) results" >>"$log"
+  if [ $((passed + failed)) -ne "$specs" ]; then
+    echo "expected $specs specs, saw $((passed + failed)) results" >>"$log"
     status=1
   fi
   report "isolation (pg_isolation_regress)" "$passed" "$failed" "$status" "$log"
@@ -169,15 +212,17 @@ run_integration_tests() {
   grep -oE '\[stress\] [^:]+: [0-9]+ connections.*' "$log" | sed 's/^/      /'
 }
 
-# 5. TAP: PostgreSQL::Test::Cluster tests in test/t, run as the cluster user.
+# 5. TAP: PostgreSQL::Test::Cluster tests in test/t, through PGXS's
+# prove_installcheck, run as the cluster user. It keeps its clusters and logs
+# under the directory make runs in (tmp_check), so make runs in a scratch
+# directory with this tree as VPATH: the tree may not be writable by that user.
 run_tap_tests() {
   local log=$logs/tap.log tapdir=$work/tap
   mkdir -p "$tapdir" && [ "$(id -u)" -eq 0 ] && chown postgres: "$tapdir"
   (
-    cd "$repo/test" &&
-      as_cluster_user env TESTDIR="$tapdir" PGPORT= PGHOST= PGUSER= \
-        PG_REGRESS="$($PG_CONFIG --pgxs | xargs dirname)/../test/regress/pg_regress" \
-        prove -v -I "$($PG_CONFIG --pgxs | xargs dirname)/../test/perl" t/*.pl
+    as_cluster_user env PGPORT= PGHOST= PGUSER= \
+      make -s -C "$tapdir" -f "$repo/Makefile" VPATH="$repo" PG_CONFIG="$PG_CONFIG" \
+      PROVE_FLAGS=-v prove_installcheck
   ) >"$log" 2>&1
   local status=$?
   local passed failed
@@ -200,14 +245,58 @@ run_example_tests() {
   report "examples (examples/run-tests.sh)" "$passed" "$failed" "$status" "$log"
 }
 
-run_unit_tests
-run_sanitized_unit_tests
-run_fuzzing
-run_regression_tests
-run_isolation_tests
-run_integration_tests
-run_tap_tests
-run_example_tests
+# 7. Citus: a coordinator and two workers (scripts/test-citus.sh); Citus is
+# built once from its release source into /var/cache/idempotency-test.
+run_citus_tests() {
+  local log=$logs/citus.log
+  scripts/test-citus.sh >"$log" 2>&1
+  local status=$?
+  local passed failed
+  passed=$(grep -cE '^ok [0-9]+' "$log")
+  failed=$(grep -cE '^not ok [0-9]+' "$log")
+  report "citus (coordinator + 2 workers, scripts/test-citus.sh)" "$passed" "$failed" "$status" "$log"
+}
+
+# 0c. The include layering (scripts/check-layering.sh): clean on src/, and
+# refusing every file of a tree that breaks it on purpose.
+run_layering_checks() {
+  local log=$logs/layering.log passed=0 failed=0 file
+  if scripts/check-layering.sh src >>"$log" 2>&1; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+  fi
+  local refusals
+  refusals=$(scripts/check-layering.sh test/layering_violation/src 2>&1)
+  echo "$refusals" >>"$log"
+  for file in $(cd test/layering_violation && find src -name '*.[ch]pp'); do
+    if grep -q "^test/layering_violation/$file:" <<<"$refusals"; then
+      passed=$((passed + 1))
+    else
+      echo "$file: not refused" >>"$log"
+      failed=$((failed + 1))
+    fi
+  done
+  report "layering (scripts/check-layering.sh)" "$passed" "$failed" 0 "$log"
+}
+
+# SUITES runs a subset, in this order; the version matrix runs
+# "compile-fail regress isolation integration tap". The build always runs first.
+suites=" ${SUITES:-compile-fail unit sanitize fuzz regress isolation integration tap examples citus} "
+selected() { [[ "$suites" == *" $1 "* ]]; }
+
+if run_build; then
+  selected compile-fail && { run_compile_fail_tests; run_layering_checks; }
+  selected unit && run_unit_tests
+  selected sanitize && run_sanitized_unit_tests
+  selected fuzz && run_fuzzing
+  selected regress && run_regression_tests
+  selected isolation && run_isolation_tests
+  selected integration && run_integration_tests
+  selected tap && run_tap_tests
+  selected examples && run_example_tests
+  selected citus && run_citus_tests
+fi
 
 echo
 if [ "$suite_failed" -ne 0 ]; then

@@ -19,7 +19,9 @@ SELECT idempotency.record_outcome('drop', 'before', 'succeeded') AS recorded;
 
 -- CREATE EXTENSION refuses a schema "idempotency" made by someone else, or
 -- one with objects in it: they could shadow the extension's functions.
+-- (No CONTEXT lines: PostgreSQL 18 adds the script's line to them.)
 DROP EXTENSION idempotency;
+\set SHOW_CONTEXT never
 CREATE ROLE idem_mallory;
 ALTER SCHEMA idempotency OWNER TO idem_mallory;
 CREATE EXTENSION idempotency;
@@ -27,6 +29,7 @@ ALTER SCHEMA idempotency OWNER TO CURRENT_USER;
 CREATE FUNCTION idempotency.claim_guard(scope varchar, key varchar) RETURNS boolean
     LANGUAGE sql AS 'SELECT true';
 CREATE EXTENSION idempotency;
+\set SHOW_CONTEXT errors
 DROP FUNCTION idempotency.claim_guard(varchar, varchar);
 DROP ROLE idem_mallory;
 CREATE EXTENSION idempotency;

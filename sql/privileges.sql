@@ -8,7 +8,8 @@ SELECT idempotency.claim_guard('app', 'p-1') AS claimed;
 SELECT idempotency.record_outcome('app', 'p-1', 'succeeded', '{"ok": true}') AS recorded;
 SELECT status, outcome FROM idempotency.lookup('app', 'p-1');
 SELECT claimed, status FROM idempotency.claim_or_lookup('app', 'p-1');
-SELECT idempotency.claim_guard('app', 'p-2');
+SELECT claim_token AS p2_token FROM idempotency.claim_or_lookup('app', 'p-2') \gset
+SELECT idempotency.extend_lease('app', 'p-2', :p2_token, '1 minute') IS NOT NULL AS extended;
 SELECT idempotency.release_guard('app', 'p-2') AS released;
 -- ...but the tables are out of reach.
 SELECT * FROM idempotency.guards;
@@ -29,6 +30,7 @@ RESET ROLE;
 SELECT idempotency.revoke_client('idem_app');
 SET ROLE idem_app;
 SELECT idempotency.claim_guard('app', 'p-4');
+SELECT idempotency.extend_lease('app', 'p-1', 1, '1 minute');
 RESET ROLE;
 SELECT scope, key, status FROM idempotency.guards WHERE scope = 'app' ORDER BY key;
 DROP ROLE idem_app;

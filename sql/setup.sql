@@ -11,3 +11,4 @@ SELECT c.relname, c.relkind, c.relpersistence FROM pg_class c
 SELECT unnest(extconfig)::regclass FROM pg_extension WHERE extname = 'idempotency' ORDER BY 1;
 SHOW idempotency.default_ttl;
 SHOW idempotency.max_outcome_size;
+SHOW idempotency.wait_slots;

@@ -87,5 +87,44 @@ SELECT idempotency.claim_guard('changes', 'renamed');
 ROLLBACK;
 SELECT idempotency.claim_guard('changes', 'renamed') AS claimed_once_restored;
 
+-- Claims and reads go straight to the heap only through the primary key the
+-- extension created (a btree on exactly (scope, key), collation "C") and
+-- only on a heap table. Anything else runs the SQL statements, which give the
+-- same answers; DEBUG1 says why. Each case is rolled back.
+SELECT idempotency.claim_guard('changes', 'recorded-before') AS claimed;
+SELECT idempotency.record_outcome('changes', 'recorded-before', 'succeeded', '{"n": 1}');
+-- The key's columns in the other order: a direct scan by (scope, key) of
+-- this index would find nothing.
+BEGIN;
+ALTER TABLE idempotency.guards DROP CONSTRAINT guards_pkey;
+ALTER TABLE idempotency.guards ADD CONSTRAINT guards_pkey PRIMARY KEY (key, scope);
+SET LOCAL client_min_messages = debug1;
+SELECT idempotency.claim_guard('changes', 'key-reordered') AS claimed;
+RESET client_min_messages;
+SELECT idempotency.claim_guard('changes', 'key-reordered') AS retried;
+SELECT status, outcome FROM idempotency.lookup('changes', 'recorded-before');
+SELECT claimed, status, outcome FROM idempotency.claim_or_lookup('changes', 'recorded-before');
+ROLLBACK;
+-- Another collation.
+BEGIN;
+ALTER TABLE idempotency.guards ALTER COLUMN key TYPE text COLLATE "POSIX";
+SET LOCAL client_min_messages = debug1;
+SELECT status FROM idempotency.lookup('changes', 'recorded-before');
+RESET client_min_messages;
+SELECT idempotency.claim_guard('changes', 'other-collation') AS claimed,
+       idempotency.claim_guard('changes', 'other-collation') AS retried;
+ROLLBACK;
+-- Another table access method (here heap's own handler under another name).
+CREATE ACCESS METHOD heap_under_another_name TYPE TABLE HANDLER heap_tableam_handler;
+BEGIN;
+ALTER TABLE idempotency.guards SET ACCESS METHOD heap_under_another_name;
+SET LOCAL client_min_messages = debug1;
+SELECT idempotency.claim_guard('changes', 'other-access-method') AS claimed;
+RESET client_min_messages;
+SELECT idempotency.claim_guard('changes', 'other-access-method') AS retried;
+SELECT status FROM idempotency.lookup('changes', 'recorded-before');
+ROLLBACK;
+DROP ACCESS METHOD heap_under_another_name;
+
 SELECT key, status FROM idempotency.guards WHERE scope = 'changes' ORDER BY key;
 DROP FUNCTION public.audit_guard();

@@ -1,7 +1,12 @@
 // The library's entry: module magic, settings, and (when preloaded) the
-// shared memory and background workers of the purge.
+// shared memory and background workers of the purge, and the wake-up slots
+// of claim_or_lookup's wait.
+#include "pg/commit_wakeups.hpp"
 #include "pg/postgres.hpp"
+#include "pg/limit_table.hpp"
+#include "pg/scope_table.hpp"
 #include "pg/settings.hpp"
+#include "pg/wait_slots.hpp"
 #include "pg/worker_registry.hpp"
 #include "pg/worker_settings.hpp"
 #include "worker/registration.hpp"
@@ -15,10 +20,18 @@ void _PG_init(void);
 void _PG_init(void) {
   idempotency::pg::define_client_settings();
   idempotency::pg::define_worker_settings();
+  idempotency::pg::define_scope_table_settings();
+  idempotency::pg::define_limit_table_settings();
+  idempotency::pg::define_wait_settings();
   MarkGUCPrefixReserved("idempotency");
-  // Without preloading, the functions work and only automatic purging is
-  // absent (worker_status() says so). pg_upgrade must not start workers.
+  // Without preloading, the functions work but automatic purging is absent
+  // (worker_status() says so) and claim_or_lookup cannot wait (55000).
+  // pg_upgrade must not start workers.
   if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade) return;
   idempotency::pg::install_worker_registry_hooks();
+  idempotency::pg::install_scope_table_hooks();
+  idempotency::pg::install_limit_table_hooks();
+  idempotency::pg::install_wait_slot_hooks();
+  idempotency::pg::install_commit_wakeup_callbacks();
   idempotency::worker::register_launcher();
 }

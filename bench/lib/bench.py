@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import counters_picture  # noqa: E402
 import report  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent.parent
@@ -39,7 +40,9 @@ SECONDS = env_int("BENCH_SECONDS", 6)
 ROUNDS = max(1, env_int("BENCH_ROUNDS", 3))
 CLIENTS = [int(c) for c in env_words("BENCH_CLIENTS", "1 8")]
 SYNCS = env_words("BENCH_SYNC", "off on")
-WORKLOADS = set(env_words("BENCH_WORKLOADS", "1 2 3 4 5 6 7"))
+WORKLOADS = set(env_words("BENCH_WORKLOADS", "1 2 3 4 5 6 7 8 9 10"))
+BATCH_KEYS = 100
+BATCH_CLIENTS = [int(c) for c in env_words("BENCH_BATCH_CLIENTS", "8")]
 PRELOAD_ROWS = env_int("BENCH_PRELOAD_ROWS", 100_000)
 SCALE_ROWS = env_int("BENCH_SCALE_ROWS", 10_000_000)
 SCALE_SMALL_ROWS = env_int("BENCH_SCALE_SMALL_ROWS", 10_000)
@@ -124,7 +127,7 @@ def percentile(sorted_values, fraction):
     return sorted_values[rank - 1]
 
 
-def pgbench(script, clients, sync, db="postgres", variables=None, tag="run"):
+def pgbench(script, clients, sync, db="postgres", variables=None, tag="run", options=""):
     """One pgbench run of SECONDS: tps, p50 and p99 latency (ms, from the
     per-transaction log) and the largest per-client transaction count."""
     LOGS.mkdir(parents=True, exist_ok=True)
@@ -135,7 +138,7 @@ def pgbench(script, clients, sync, db="postgres", variables=None, tag="run"):
     for name, value in (variables or {}).items():
         command += ["-D", f"{name}={value}"]
     command.append(db)
-    env = dict(os.environ, PGOPTIONS=f"-c synchronous_commit={sync}")
+    env = dict(os.environ, PGOPTIONS=f"-c synchronous_commit={sync} {options}".strip())
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     output = done.stdout + done.stderr
     tps = re.search(r"^tps = ([\d.]+) \(without initial connection time\)", output, re.M)
@@ -163,9 +166,9 @@ def pgbench(script, clients, sync, db="postgres", variables=None, tag="run"):
 redis_rates = {}
 
 
-def redis_benchmark(port, clients, requests):
+def redis_benchmark(port, clients, requests, pipeline=1):
     command = ["redis-benchmark", "-h", HOST, "-p", str(port), "-c", str(clients), "-n",
-               str(requests), "-r", "2000000000", "--csv",
+               str(requests), "-r", "2000000000", "-P", str(pipeline), "--csv",
                "SET", "key:__rand_int__", "v", "NX", "EX", "3600"]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
@@ -179,20 +182,20 @@ def redis_benchmark(port, clients, requests):
             "seconds": elapsed}
 
 
-def redis_run(mode, clients):
+def redis_run(mode, clients, pipeline=1):
     """redis-benchmark counts requests, not time: size the run from a short
     calibration so that it lasts about SECONDS."""
     port = REDIS_PORTS[mode]
-    key = (mode, clients)
+    key = (mode, clients, pipeline)
     if key not in redis_rates:
         requests = 500
         while True:
-            trial = redis_benchmark(port, clients, requests)
+            trial = redis_benchmark(port, clients, requests, pipeline)
             if trial["seconds"] >= 1.0 or requests >= 10_000_000:
                 break
             requests = int(requests * max(2.0, 1.5 / max(trial["seconds"], 0.01)))
         redis_rates[key] = trial["tps"]
-    run = redis_benchmark(port, clients, max(1000, int(redis_rates[key] * SECONDS)))
+    run = redis_benchmark(port, clients, max(1000, int(redis_rates[key] * SECONDS)), pipeline)
     redis_rates[key] = run["tps"]
     return run
 
@@ -205,8 +208,12 @@ class Contender:
     the baseline of its group (same workload, group, clients and sync)."""
 
     def __init__(self, name, script=None, redis=None, db="postgres", variables=None,
-                 baseline=False, group=None):
+                 baseline=False, group=None, keys_per_call=1, options=""):
         self.name, self.script, self.redis, self.db = name, script, redis, db
+        self.options = options  # more PGOPTIONS for the session (-c setting=value)
+        # A batch contender's "tps" is reported in keys/s: calls/s times this
+        # for pgbench; redis-benchmark pipelines this many commands.
+        self.keys_per_call = keys_per_call
         self.variables = variables or {}
         self.baseline, self.group = baseline, group
 
@@ -233,12 +240,13 @@ def run_one(workload, contender, clients, sync, round_number, before=None):
     if before:
         variables.update(before(contender, clients, sync, round_number, run_counter) or {})
     if contender.redis:
-        measured = redis_run(contender.redis, clients)
+        measured = redis_run(contender.redis, clients, contender.keys_per_call)
         sync = {"fast": "off", "durable": "on"}[contender.redis]
     else:
         checkpoint(contender.db)
         measured = pgbench(contender.script, clients, sync, contender.db, variables,
-                           tag=f"r{run_counter}")
+                           tag=f"r{run_counter}", options=contender.options)
+        measured["tps"] *= contender.keys_per_call
     extra = {}
     if "pool" in variables and measured["max_per_client"] > int(variables["pool"]):
         extra["note"] = "pool of pending guards ran out: later calls hit completed guards"
@@ -268,6 +276,9 @@ W4 = "4. record_outcome"
 W5 = "5. lookup"
 W6 = "6. scale"
 W7 = "7. purge"
+W8 = "8. batch claims, 100 new keys a call (keys/s)"
+W9 = "9. counters on vs off (claim_guard, new keys)"
+W10 = "10. scope limits: a limited scope vs an unlimited one (claim_guard, new keys)"
 
 
 def reset_tables(db="postgres"):
@@ -288,6 +299,59 @@ def workload_claim_new():
                 redis]
 
     interleave(W1, contenders)
+
+
+def workload_batch_claims():
+    log(f"workload {W8}")
+    reset_tables()
+    psql("VACUUM ANALYZE idempotency.guards; VACUUM ANALYZE bench_raw.guards;")
+
+    def contenders(sync):
+        redis = Contender("Redis SET NX EX pipelined 100, no persistence", redis="fast",
+                          keys_per_call=BATCH_KEYS) if sync == "off" else \
+            Contender("Redis SET NX EX pipelined 100, appendfsync always", redis="durable",
+                      keys_per_call=BATCH_KEYS)
+        return [Contender("claim_guards()", "claim_guards_100.sql", keys_per_call=BATCH_KEYS),
+                Contender("raw INSERT ... SELECT ON CONFLICT", "raw_insert_batch_100.sql",
+                          baseline=True, keys_per_call=BATCH_KEYS),
+                redis]
+
+    interleave(W8, contenders, clients_list=BATCH_CLIENTS)
+
+
+def workload_counters():
+    """The cost of counting (idempotency.track_counters, set per session),
+    then a picture of the counters over a run of mixed traffic."""
+    log(f"workload {W9}")
+    reset_tables()
+    psql("VACUUM ANALYZE idempotency.guards;")
+
+    def contenders(sync):
+        return [Contender("claim_guard(), counters on", "claim_guard_new.sql"),
+                Contender("claim_guard(), counters off", "claim_guard_new.sql", baseline=True,
+                          options="-c idempotency.track_counters=off")]
+
+    interleave(W9, contenders, syncs=["off"])
+    reset_tables()
+    results["extra"]["counters_picture"] = counters_picture.run(
+        HOST, PORT, RESULTS / "counters.png", log)
+
+
+def workload_limits():
+    """The cost of enforcing set_limits: claims in a limited scope (limits far
+    from reached, so never refused) against claims in a scope without."""
+    log(f"workload {W10}")
+    reset_tables()
+    psql("SELECT idempotency.set_limits('limited', max_live => 1000000000000, "
+         "max_pending => 1000000000000); VACUUM ANALYZE idempotency.guards;")
+
+    def contenders(sync):
+        return [Contender("claim_guard(), limited scope", "claim_guard_new_limited.sql"),
+                Contender("claim_guard(), unlimited scope", "claim_guard_new.sql",
+                          baseline=True)]
+
+    interleave(W10, contenders, syncs=["off"])
+    psql("SELECT idempotency.drop_limits('limited');")
 
 
 def preload_completed():
@@ -619,6 +683,12 @@ def main():
         workload_scale()
     if "7" in WORKLOADS:
         workload_purge()
+    if "8" in WORKLOADS:
+        workload_batch_claims()
+    if "9" in WORKLOADS:
+        workload_counters()
+    if "10" in WORKLOADS:
+        workload_limits()
     results["meta"]["loadavg_end"] = os.getloadavg()
     busy, steal, total = (b - a for a, b in zip(CPU_AT_START, cpu_times()))
     if total:

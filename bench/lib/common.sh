@@ -3,10 +3,10 @@
 #
 #   bench_install_packages [extra Debian packages...]
 #   bench_build_extension WORK     builds the extension; sets EXT_SRC, EXT_DESCRIBE
-#   bench_private_postgres WORK    a private copy of PostgreSQL 15 holding that build;
+#   bench_private_postgres WORK    a private copy of PostgreSQL (PG_MAJOR, 15 by default) holding that build;
 #                                  sets PG_BIN (used by scripts/cluster.sh)
 
-SYSTEM_PG_BIN=${SYSTEM_PG_BIN:-/usr/lib/postgresql/15/bin}
+SYSTEM_PG_BIN=${SYSTEM_PG_BIN:-/usr/lib/postgresql/${PG_MAJOR:-15}/bin}
 
 bench_log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
@@ -14,7 +14,8 @@ bench_log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 # pgbench ships in Debian 12's postgresql-15 itself (dpkg -S says so), so it
 # needs no postgresql-contrib; redis-benchmark comes with redis-tools.
 bench_install_packages() {
-  ./scripts/install-deps.sh
+  # (bench/versions installs a chroot's packages itself.)
+  [ "${IDEMPOTENCY_SKIP_DEPS:-0}" = 1 ] || ./scripts/install-deps.sh
   local missing=() package
   for package in "$@"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||

@@ -5,7 +5,9 @@
 //
 //   POST /payments         {"amount": 25, "customer": "ann"}, header Idempotency-Key
 //     no Idempotency-Key                        -> 400
-//     the key's first request still in flight   -> 409 (Retry-After)
+//     the key's first request still in flight   -> waits up to RETRY_WAIT_MS for its
+//                                                  answer and replays it; 409
+//                                                  (Retry-After) if it takes longer
 //     the key used before for another payload   -> 422 (IK001: the fingerprint differs)
 //     the key completed                         -> the first response again, with
 //                                                  Idempotent-Replayed: true
@@ -15,7 +17,8 @@
 //   GET  /                                      -> the double-charge simulator page
 //
 //   node server.js   (PORT, default 8080; HOST, default 127.0.0.1; the libpq
-//                     environment for the database; PROVIDER_LATENCY_MS, 600)
+//                     environment for the database; PROVIDER_LATENCY_MS, 600;
+//                     RETRY_WAIT_MS, 1000)
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
@@ -99,7 +102,11 @@ function send(response, statusCode, body, headers = {}) {
   response.end(text);
 }
 
-function createService({ pool, providerLatencyMs = 600 }) {
+// retryWaitMs: how long a retry that arrives while the key's first request is
+// in flight waits for that request's answer (claim_or_lookup's `wait`: the
+// database wakes it when the outcome commits, no polling) before answering
+// 409. It holds a pool connection while it waits. 0 answers 409 at once.
+function createService({ pool, providerLatencyMs = 600, retryWaitMs = 1000 }) {
   // The payment provider: slow, and it charges every call it gets (it debits
   // the customer's balance and writes the charge to the ledger).
   async function chargeAtProvider(reference, { customer, amount }) {
@@ -151,8 +158,9 @@ function createService({ pool, providerLatencyMs = 600 }) {
     try {
       ({ rows: [claim] } = await query(
         'SELECT claimed, claim_token, status, outcome' +
-          ' FROM idempotency.claim_or_lookup($1, $2, fingerprint => $3)',
-        [SCOPE, key, fingerprint(payload)]));
+          ' FROM idempotency.claim_or_lookup($1, $2, fingerprint => $3,' +
+          " wait => $4::int * interval '1 millisecond')",
+        [SCOPE, key, fingerprint(payload), retryWaitMs]));
     } catch (error) {
       if (error.code === 'IK001') {
         throw new HttpError(422, 'this Idempotency-Key was already used for a different request');
@@ -266,7 +274,9 @@ module.exports = { createServer, canonicalJson, fingerprint, parseIdempotencyKey
 if (require.main === module) {
   const pool = new Pool({ max: 10 });
   const server = createServer({
-    pool, providerLatencyMs: Number(process.env.PROVIDER_LATENCY_MS || 600),
+    pool,
+    providerLatencyMs: Number(process.env.PROVIDER_LATENCY_MS || 600),
+    retryWaitMs: Number(process.env.RETRY_WAIT_MS ?? 1000),
   });
   const port = Number(process.env.PORT || 8080);
   const host = process.env.HOST || '127.0.0.1';

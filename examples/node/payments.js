@@ -4,7 +4,10 @@
 // examples/README.md):
 //
 // 1. claim_or_lookup(scope, key, fingerprint => sha256 of the canonical
-//    request), in its own committed transaction, BEFORE calling the provider;
+//    request, attempt => a UUID made for this attempt), in its own committed
+//    transaction, BEFORE calling the provider; if the connection breaks before
+//    the answer arrives, claim again with the same attempt: a claim that
+//    committed is recognised as this attempt's own;
 // 2. claimed: call the provider; it may time out AFTER charging, so on a
 //    timeout ask it whether the charge went through (by our reference);
 // 3. record_outcome(scope, key, status, outcome, claim_token), so that every
@@ -22,6 +25,18 @@
 // then fail with IK004.
 const crypto = require('node:crypto');
 const { setTimeout: sleep } = require('node:timers/promises');
+
+// How often one attempt reconnects after losing a claim's answer.
+const MAX_LOST_ANSWERS = 5;
+
+// The connection broke (no SQLSTATE: a socket error or an unusable client;
+// class 08; or the server ending the session, 57P01).
+function connectionLost(error) {
+  return !error.code || error.code.startsWith('08') || error.code === '57P01';
+}
+
+// The failed query reports what broke; the client's 'error' event adds nothing.
+function ignoreClientError() {}
 
 const REJECT = 'reject'; // IK001
 const STOP = 'stop'; // IK004
@@ -119,9 +134,13 @@ class FlakyProvider {
 // over; the new owner asks the provider first whether the old owner charged,
 // and the old owner, if it was only slow, gets IK004 when it records.
 class PaymentService {
+  // retrySafeClaims: claim with an attempt id, so that a claim whose answer
+  // was lost can be retried (false only for the tests' control run).
   constructor(pool, provider, { scope = 'payments', lease = null, pendingWaitMs = 10000,
-    pollMs = 20, afterCharge = null } = {}) {
-    Object.assign(this, { pool, provider, scope, lease, pendingWaitMs, pollMs, afterCharge });
+    pollMs = 20, afterCharge = null, retrySafeClaims = true } = {}) {
+    Object.assign(this, {
+      pool, provider, scope, lease, pendingWaitMs, pollMs, afterCharge, retrySafeClaims,
+    });
     this.counts = {};
   }
 
@@ -130,31 +149,56 @@ class PaymentService {
   }
 
   async pay(key, request) {
-    const client = await this.pool.connect();
+    // The connection, replaced if it breaks during a claim.
+    const session = { client: await this.checkout() };
     try {
-      return await this.payWith(client, key, request);
+      return await this.payWith(session, key, request);
     } finally {
-      client.release();
+      session.client.off('error', ignoreClientError);
+      session.client.release();
     }
   }
 
-  async claim(client, key, requestFingerprint) {
+  // A pool client that may break while checked out: besides failing the query,
+  // a broken connection emits 'error', which must not crash the process.
+  async checkout() {
+    const client = await this.pool.connect();
+    client.on('error', ignoreClientError);
+    return client;
+  }
+
+  async claim(client, key, requestFingerprint, attempt) {
     const { rows } = await client.query(
-      'SELECT claimed, claim_token, status, outcome' +
-        ' FROM idempotency.claim_or_lookup($1, $2, fingerprint => $3, lease => $4)',
-      [this.scope, key, requestFingerprint, this.lease]);
+      'SELECT claimed, claim_token, status, outcome FROM idempotency.claim_or_lookup(' +
+        '$1, $2, fingerprint => $3, lease => $4, attempt => $5)',
+      [this.scope, key, requestFingerprint, this.lease, attempt]);
     return rows[0];
   }
 
-  async payWith(client, key, request) {
+  async payWith(session, key, request) {
     const requestFingerprint = fingerprint(request);
+    // One id for this attempt, made before its first claim: sent again only
+    // to retry a claim whose answer was lost, never for another pay().
+    const attempt = this.retrySafeClaims ? crypto.randomUUID() : null;
     const deadline = Date.now() + this.pendingWaitMs;
     let backoff = 0;
+    let answersLost = 0;
     for (;;) {
+      const { client } = session;
       let row;
       try {
-        row = await this.claim(client, key, requestFingerprint);
+        row = await this.claim(client, key, requestFingerprint, attempt);
       } catch (error) {
+        if (connectionLost(error) && answersLost < MAX_LOST_ANSWERS) {
+          // The claim may have committed with its answer lost: claim again,
+          // same attempt, on a new connection.
+          answersLost += 1;
+          this.count('claim_answer_lost');
+          client.off('error', ignoreClientError);
+          client.release(error); // destroyed, not returned to the pool
+          session.client = await this.checkout();
+          continue;
+        }
         const action = classify(error.code);
         if (action === REJECT) {
           this.count('IK001');

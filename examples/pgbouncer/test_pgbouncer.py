@@ -244,8 +244,8 @@ class CountingService(payments.PaymentService):
         self.backends = defaultdict(set)  # key -> server backends its statements ran on
         self._lock = threading.Lock()
 
-    def claim(self, conn, key, request_fingerprint):
-        row = super().claim(conn, key, request_fingerprint)
+    def claim(self, conn, key, request_fingerprint, attempt):
+        row = super().claim(conn, key, request_fingerprint, attempt)
         backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
         with self._lock:
             self.backends[key].add(backend)

@@ -2,8 +2,11 @@
 
 The flow of every example in examples/ (see examples/README.md):
 
-1. claim_or_lookup(scope, key, fingerprint => sha256 of the canonical request),
-   in its own committed transaction, BEFORE calling the payment provider;
+1. claim_or_lookup(scope, key, fingerprint => sha256 of the canonical request,
+   attempt => a UUID made for this attempt), in its own committed transaction,
+   BEFORE calling the payment provider; if the connection breaks before the
+   answer arrives, claim again with the same attempt: a claim that committed
+   is recognised as this attempt's own;
 2. claimed: call the provider; it may time out AFTER charging, so on a timeout
    ask it whether the charge went through (by the reference we passed);
 3. record_outcome(scope, key, status, outcome, claim_token) so every retry can
@@ -17,11 +20,13 @@ and 55P03 -> retry the statement.
 
 Connects with the libpq environment (PGHOST, PGPORT, PGUSER, PGDATABASE).
 """
+import contextlib
 import hashlib
 import json
 import random
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from typing import Optional
@@ -136,6 +141,42 @@ class Reply:
     error: Optional[str] = None
 
 
+class Heartbeat:
+    """Keeps a claim's lease running while its owner works: extend_lease()
+    every `every` seconds, from a connection of its own. `lost` is set when
+    the guard is no longer this owner's (IK004: taken over; IK002: gone)."""
+
+    def __init__(self, connect, scope, key, claim_token, lease, every):
+        self._connect = connect
+        self._beat = (scope, key, claim_token, lease)
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.beats = 0
+        self.lost = False
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self):
+        with self._connect() as conn:
+            while not self._stop.wait(self._every):
+                try:
+                    conn.execute("SELECT idempotency.extend_lease(%s, %s, %s, %s)", self._beat)
+                    self.beats += 1
+                except psycopg.Error as error:
+                    if error.sqlstate in ("IK002", "IK004"):
+                        self.lost = True
+                        return
+                    # Anything else (a lost connection, a timeout): the next
+                    # beat tries again while the lease still runs.
+
+
 class PaymentService:
     """pay() charges a request at most once per idempotency key.
 
@@ -144,23 +185,32 @@ class PaymentService:
     and may be taken over; the new owner then asks the provider first whether
     the old owner's charge went through, and the old owner, if it was only
     slow, gets IK004 when it records and stops.
+
+    heartbeat: with a lease, seconds between extend_lease() calls while the
+    provider is called, so a slow but live owner keeps its claim and the lease
+    can be short (a dead owner's key is free again a lease later).
     """
 
-    def __init__(self, connect, provider, scope="payments", lease=None,
-                 pending_wait=10.0, poll_interval=0.02, after_charge=None):
+    def __init__(self, connect, provider, scope="payments", lease=None, heartbeat=None,
+                 pending_wait=10.0, poll_interval=0.02, after_charge=None,
+                 retry_safe_claims=True):
         self.connect = connect
         self.provider = provider
         self.scope = scope
         self.lease = lease
+        self.heartbeat = heartbeat
         self.pending_wait = pending_wait
         self.poll_interval = poll_interval
         self.after_charge = after_charge  # test hook: called after the provider answered
+        # Claim with an attempt id, so a claim whose answer was lost can be
+        # retried (False only for the tests' control run).
+        self.retry_safe_claims = retry_safe_claims
         self.counts = Counter()  # events, for the tests and the curious
         self._counts_lock = threading.Lock()
 
-    def _count(self, event):
+    def _count(self, event, times=1):
         with self._counts_lock:
-            self.counts[event] += 1
+            self.counts[event] += times
 
     def _retrying(self, conn, sql, params):
         """One statement in its own transaction, run again on 40001/40P01/55P03."""
@@ -174,24 +224,36 @@ class PaymentService:
                 time.sleep(min(0.01 * 2 ** attempt, 0.2) * random.random())
         raise RuntimeError(f"still failing after 50 attempts: {sql}")
 
-    def claim(self, conn, key, request_fingerprint):
+    def claim(self, conn, key, request_fingerprint, attempt):
         """claim_or_lookup: (claimed, claim_token, status, outcome)."""
         return conn.execute(
-            "SELECT claimed, claim_token, status, outcome"
-            " FROM idempotency.claim_or_lookup(%s, %s, fingerprint => %s, lease => %s)",
-            (self.scope, key, request_fingerprint, self.lease),
+            "SELECT claimed, claim_token, status, outcome FROM idempotency.claim_or_lookup("
+            "%s, %s, fingerprint => %s, lease => %s, attempt => %s)",
+            (self.scope, key, request_fingerprint, self.lease, attempt),
         ).fetchone()
 
     def pay(self, key: str, request: dict) -> Reply:
         request_fingerprint = fingerprint(request)
+        # One id for this attempt, made before its first claim: sent again
+        # only to retry a claim whose answer was lost, never for another pay().
+        attempt = str(uuid.uuid4()) if self.retry_safe_claims else None
         deadline = time.monotonic() + self.pending_wait
         backoff = 0
-        with self.connect() as conn:
+        # connect() gives a context manager (a connection, or one borrowed from
+        # a pool); a connection that broke is replaced, and all are left here.
+        with contextlib.ExitStack() as connections:
+            conn = connections.enter_context(self.connect())
             while True:
                 try:
                     claimed, claim_token, status, outcome = self.claim(
-                        conn, key, request_fingerprint)
+                        conn, key, request_fingerprint, attempt)
                 except psycopg.Error as error:
+                    if conn.broken:
+                        # The claim may have committed with its answer lost:
+                        # claim again, same attempt, on a new connection.
+                        self._count("claim_answer_lost")
+                        conn = connections.enter_context(self.connect())
+                        continue
                     action = classify(error.sqlstate)
                     if action == REJECT:
                         self._count("IK001")
@@ -212,7 +274,7 @@ class PaymentService:
                     time.sleep(self.poll_interval)
                     continue
                 self._count("claimed")
-                result = self._charge(key, request)
+                result = self._charge_alive(key, request, claim_token)
                 if result is None:
                     # Known not charged: give the key back so this or a later
                     # attempt can claim it again.
@@ -221,6 +283,16 @@ class PaymentService:
                     continue
                 status, outcome = result
                 return self._record(conn, key, status, outcome, claim_token)
+
+    def _charge_alive(self, key, request, claim_token):
+        """_charge, heartbeating the claim's lease meanwhile if asked to."""
+        if self.lease is None or self.heartbeat is None:
+            return self._charge(key, request)
+        with Heartbeat(self.connect, self.scope, key, claim_token, self.lease,
+                       self.heartbeat) as heartbeat:
+            result = self._charge(key, request)
+        self._count("heartbeats", heartbeat.beats)
+        return result
 
     def _charge(self, key, request):
         """(status, outcome), or None when the provider surely did not charge."""

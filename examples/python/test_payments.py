@@ -218,6 +218,103 @@ def test_stale_owner_stops_on_ik004():
     assert len(charges_by_reference(scope)[key]) == 1
 
 
+def slow_owner_and_competitor(heartbeat):
+    """An owner whose provider call takes 1.5 s, with a 300 ms lease; a
+    competitor asks for the same key 0.6 s in. Returns both replies, both
+    services and the charges."""
+    scope = new_scope("heartbeat" if heartbeat else "no_heartbeat")
+    provider = payments.FlakyProvider(connect, refuse=0, timeout_after_charge=0,
+                                      timeout_before_charge=0, latency=(1.5, 1.5))
+    owner = payments.PaymentService(payments.connector(), provider, scope=scope,
+                                    lease="300 milliseconds", heartbeat=heartbeat,
+                                    pending_wait=PENDING_WAIT)
+    competitor = payments.PaymentService(payments.connector(), provider, scope=scope,
+                                         lease="300 milliseconds", heartbeat=heartbeat,
+                                         pending_wait=PENDING_WAIT)
+    key = str(uuid.uuid4())
+    request = {"customer": "carol", "amount": 900, "currency": "EUR"}
+    with ThreadPoolExecutor(1) as pool:
+        owner_reply = pool.submit(owner.pay, key, request)
+        time.sleep(0.6)  # twice the lease: without heartbeats it has run out
+        competitor_reply = competitor.pay(key, request)
+        owner_reply = owner_reply.result()
+    return owner_reply, competitor_reply, owner, competitor, charges_by_reference(scope)[key]
+
+
+def test_heartbeat_keeps_a_slow_owner():
+    """With a heartbeat every 100 ms, the slow owner keeps its claim: the
+    competitor waits for and replays its outcome, and the card is charged once."""
+    owner_reply, competitor_reply, owner, competitor, charges = slow_owner_and_competitor(0.1)
+    assert owner_reply.kind == "charged" and owner.counts["heartbeats"] >= 5, \
+        (owner_reply, owner.counts)
+    assert competitor_reply.kind == "replayed" and competitor.counts["claimed"] == 0, \
+        (competitor_reply, competitor.counts)
+    assert competitor_reply.outcome == owner_reply.outcome
+    assert len(charges) == 1, charges
+
+
+def test_short_lease_without_heartbeat_charges_twice():
+    """The control: the same short lease without heartbeats lets the
+    competitor take the live owner's claim over while its charge is in
+    flight, and the card is charged twice. This is what heartbeats are for."""
+    owner_reply, competitor_reply, owner, competitor, charges = slow_owner_and_competitor(None)
+    assert competitor.counts["claimed"] == 1, competitor.counts
+    assert len(charges) == 2, charges
+
+
+class LosesFirstClaimAnswer(payments.PaymentService):
+    """A service whose first claim commits but whose answer never arrives:
+    the server ends the connection right after it (pg_terminate_backend), and
+    the client only sees the connection break."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.answers_lost = 0
+
+    def claim(self, conn, key, request_fingerprint, attempt):
+        answer = super().claim(conn, key, request_fingerprint, attempt)
+        if self.answers_lost == 0:
+            self.answers_lost += 1
+            with connect() as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+            conn.execute("SELECT 1")  # raises: the connection is gone, and the answer with it
+        return answer
+
+
+def lost_claim_answer(retry_safe_claims):
+    scope = new_scope("lost-answer")
+    provider = payments.FlakyProvider(connect, refuse=0, timeout_after_charge=0,
+                                      timeout_before_charge=0)
+    service = LosesFirstClaimAnswer(payments.connector(), provider, scope=scope,
+                                    retry_safe_claims=retry_safe_claims, pending_wait=0.5)
+    key = str(uuid.uuid4())
+    reply = service.pay(key, {"customer": "fay", "amount": 300, "currency": "EUR"})
+    with connect() as conn:
+        stored = conn.execute("SELECT status FROM idempotency.lookup(%s, %s)", (scope, key)).fetchone()
+    return reply, service, charges_by_reference(scope).get(key, []), stored
+
+
+def test_lost_claim_answer_is_retried_by_attempt():
+    """The claim commits, its answer is lost with the connection: the retry,
+    with the same attempt id, gets the claim back and charges once."""
+    reply, service, charges, stored = lost_claim_answer(retry_safe_claims=True)
+    assert service.answers_lost == 1 and service.counts["claim_answer_lost"] == 1, service.counts
+    assert reply.kind == "charged", reply
+    assert len(charges) == 1, charges
+    assert stored == ("succeeded",), stored
+
+
+def test_lost_claim_answer_without_attempt_is_stuck():
+    """The control: without an attempt id the retry finds its own claim
+    pending, as if another attempt held it; nothing is charged and the key
+    stays pending (the check above can fail)."""
+    reply, service, charges, stored = lost_claim_answer(retry_safe_claims=False)
+    assert service.counts["claim_answer_lost"] == 1, service.counts
+    assert reply.kind == "in_progress" and service.counts["claimed"] == 0, (reply, service.counts)
+    assert charges == [], charges
+    assert stored == ("pending",), stored
+
+
 def blocking_claim(scope, key, request, hold, outcome=None, commit=False):
     """Another session claims the key in an open transaction for `hold`
     seconds (recording `outcome` in it), then commits or rolls back."""
@@ -307,6 +404,14 @@ def main():
               test_key_reused_for_another_request)
     tap.check("IK004: a stale owner stops, the new owner's outcome stands, one charge",
               test_stale_owner_stops_on_ik004)
+    tap.check("extend_lease: a heartbeating slow owner keeps its claim, one charge",
+              test_heartbeat_keeps_a_slow_owner)
+    tap.check("control: the same short lease without heartbeats charges twice",
+              test_short_lease_without_heartbeat_charges_twice)
+    tap.check("attempt: a claim whose answer was lost is retried by its attempt, one charge",
+              test_lost_claim_answer_is_retried_by_attempt)
+    tap.check("control: without an attempt, the lost claim leaves the key pending, no charge",
+              test_lost_claim_answer_without_attempt_is_stuck)
     tap.check("55P03: a claim blocked past lock_timeout is retried, then charges once",
               test_lock_timeout_is_retried)
     tap.check("40001: a REPEATABLE READ claim that lost the race is retried and replays",

@@ -11,10 +11,17 @@ std::string guard_detail(std::string_view scope, std::string_view key) {
 
 }  // namespace
 
-GuardError key_reused_error(std::string_view scope, std::string_view key) {
+GuardError key_reused_error(std::string_view scope, std::string_view key,
+                            std::string_view claimed_at, GuardStatus status) {
+  // When and in which state: a support engineer tells a client's bug (a key
+  // reused days later) from a retry whose request changed.
+  std::string state = status == GuardStatus::kPending
+                          ? "is still pending (no outcome recorded yet)"
+                          : "has its outcome recorded as " + std::string(status_name(status));
   return GuardError(SqlState::kKeyReused, "idempotency key reused for a different request",
-                    "The live guard for " + guard_detail(scope, key) +
-                        " was claimed with a different fingerprint.",
+                    "The live guard for " + guard_detail(scope, key) + " was claimed at " +
+                        std::string(claimed_at) + " with a different fingerprint, and " + state +
+                        ".",
                     "Use a new key for a new request; reuse a key only to retry the same request.");
 }
 
@@ -22,6 +29,21 @@ GuardError no_live_guard_error(std::string_view scope, std::string_view key) {
   return GuardError(SqlState::kNoLiveGuard, "no live guard to record an outcome for",
                     "There is no unexpired guard for " + guard_detail(scope, key) + ".",
                     "Claim the guard first; a guard that expired may have been claimed again.");
+}
+
+GuardError no_live_guard_to_extend_error(std::string_view scope, std::string_view key) {
+  return GuardError(SqlState::kNoLiveGuard, "no live guard to extend the lease of",
+                    "There is no unexpired guard for " + guard_detail(scope, key) + ".",
+                    "A guard that expired or was released is no longer yours: stop the work, "
+                    "or claim the key again.");
+}
+
+GuardError lease_of_completed_error(std::string_view scope, std::string_view key) {
+  return GuardError(SqlState::kOutcomeAlreadyRecorded,
+                    "cannot extend the lease of a guard whose outcome is recorded",
+                    "The guard for " + guard_detail(scope, key) + " is completed.",
+                    "Only pending guards have leases; stop heartbeating once the outcome is "
+                    "recorded.");
 }
 
 GuardError conflicting_outcome_error(std::string_view scope, std::string_view key) {

@@ -6,11 +6,16 @@
 #include <string_view>
 
 #include "core/guard_error.hpp"
+#include "core/guard_status.hpp"
 
 namespace idempotency::core {
 
-GuardError key_reused_error(std::string_view scope, std::string_view key);
+// `claimed_at`: when the live guard was claimed, as text; `status`: its status.
+GuardError key_reused_error(std::string_view scope, std::string_view key,
+                            std::string_view claimed_at, GuardStatus status);
 GuardError no_live_guard_error(std::string_view scope, std::string_view key);
+GuardError no_live_guard_to_extend_error(std::string_view scope, std::string_view key);
+GuardError lease_of_completed_error(std::string_view scope, std::string_view key);
 GuardError conflicting_outcome_error(std::string_view scope, std::string_view key);
 GuardError release_completed_error(std::string_view scope, std::string_view key);
 GuardError stale_claim_token_error(std::string_view scope, std::string_view key);

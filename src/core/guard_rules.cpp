@@ -14,7 +14,8 @@ bool token_mismatch(const StoredGuard& guard, std::optional<std::int64_t> claim_
 bool is_live(const StoredGuard& guard, Instant now) { return now < guard.expires_at; }
 
 ClaimDecision decide_claim(const StoredGuard& existing,
-                           std::optional<std::string_view> request_fingerprint, Instant now) {
+                           std::optional<std::string_view> request_fingerprint, Instant now,
+                           std::optional<std::string_view> request_attempt) {
   if (!is_live(existing, now)) return ClaimDecision::kTakeOver;
   // A different request must never take over, not even a lease that ran out.
   if (request_fingerprint && existing.fingerprint &&
@@ -24,6 +25,10 @@ ClaimDecision decide_claim(const StoredGuard& existing,
   if (existing.status == GuardStatus::kPending && existing.lease_expires_at &&
       now >= *existing.lease_expires_at) {
     return ClaimDecision::kTakeOver;
+  }
+  if (existing.status == GuardStatus::kPending && request_attempt && existing.attempt &&
+      *request_attempt == *existing.attempt) {
+    return ClaimDecision::kOwnClaim;
   }
   return ClaimDecision::kAlreadyClaimed;
 }
@@ -38,12 +43,12 @@ RecordDecision decide_record(const std::optional<StoredGuard>& existing,
   return RecordDecision::kConflictingOutcome;
 }
 
-ReleaseDecision decide_release(const std::optional<StoredGuard>& existing,
-                               std::optional<std::int64_t> claim_token, Instant now) {
-  if (!existing || !is_live(*existing, now)) return ReleaseDecision::kNothingToRelease;
-  if (token_mismatch(*existing, claim_token)) return ReleaseDecision::kStaleClaimToken;
-  if (existing->status != GuardStatus::kPending) return ReleaseDecision::kOutcomeRecorded;
-  return ReleaseDecision::kRetry;
+OwnerDecision decide_owner_write(const std::optional<StoredGuard>& existing,
+                                 std::optional<std::int64_t> claim_token, Instant now) {
+  if (!existing || !is_live(*existing, now)) return OwnerDecision::kNoLiveGuard;
+  if (token_mismatch(*existing, claim_token)) return OwnerDecision::kStaleClaimToken;
+  if (existing->status != GuardStatus::kPending) return OwnerDecision::kOutcomeRecorded;
+  return OwnerDecision::kRetry;
 }
 
 std::int64_t claim_token_from_random(std::uint64_t random_bits) {

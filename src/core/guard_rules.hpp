@@ -23,6 +23,8 @@ struct StoredGuard {
   std::int64_t claim_token = 0;
   Instant expires_at = 0;
   std::optional<Instant> lease_expires_at;
+  // The digest of the attempt id the guard was claimed with (nullopt: none).
+  std::optional<std::string_view> attempt;
 };
 
 // Expiry is exact: a guard is gone at expires_at whether or not it was deleted.
@@ -32,10 +34,16 @@ enum class ClaimDecision {
   kTakeOver,        // expired, or pending with a lease that ran out: claim it anew
   kAlreadyClaimed,  // a live guard: the caller must not perform the side effect
   kKeyReused,       // a live guard for a different request (fingerprints differ)
+  kOwnClaim,        // pending, lease running, claimed by this very attempt: a retried claim
 };
 
+// `request_attempt`: the digest of the caller's attempt id (nullopt: none). A
+// claim retried by the attempt that holds the pending guard gets it back; a
+// completed guard answers it as any retry, and no attempt outranks expiry, a
+// lease that ran out or another request's fingerprint.
 ClaimDecision decide_claim(const StoredGuard& existing,
-                           std::optional<std::string_view> request_fingerprint, Instant now);
+                           std::optional<std::string_view> request_fingerprint, Instant now,
+                           std::optional<std::string_view> request_attempt = std::nullopt);
 
 enum class RecordDecision {
   kNoLiveGuard,         // nothing to record against
@@ -49,15 +57,17 @@ RecordDecision decide_record(const std::optional<StoredGuard>& existing,
                              std::optional<std::int64_t> claim_token, GuardStatus requested_status,
                              bool same_outcome, Instant now);
 
-enum class ReleaseDecision {
-  kNothingToRelease,  // no live guard
-  kStaleClaimToken,   // the guard belongs to another claim now
-  kOutcomeRecorded,   // completed guards are never released
-  kRetry,             // still pending: the conditional delete raced, try again
+// What a write by the owner of a pending guard does: release_guard()
+// deleting it, extend_lease() pushing its lease forward.
+enum class OwnerDecision {
+  kNoLiveGuard,      // no live guard
+  kStaleClaimToken,  // the guard belongs to another claim now
+  kOutcomeRecorded,  // completed guards are never released, their leases never extended
+  kRetry,            // still pending: the conditional write raced, try again
 };
 
-ReleaseDecision decide_release(const std::optional<StoredGuard>& existing,
-                               std::optional<std::int64_t> claim_token, Instant now);
+OwnerDecision decide_owner_write(const std::optional<StoredGuard>& existing,
+                                 std::optional<std::int64_t> claim_token, Instant now);
 
 // How often a claim re-reads and retries after its conditional write lost a
 // race. Each retry needs a concurrent commit on the same key, so a handful is

@@ -47,6 +47,19 @@ void require_fingerprint(std::optional<std::string_view> fingerprint) {
   }
 }
 
+void require_attempt(std::optional<std::string_view> attempt) {
+  if (!attempt) return;  // NULL: a claim that is not retried by attempt
+  if (attempt->size() < kMinAttemptBytes || attempt->size() > kMaxIdentifierBytes) {
+    throw GuardError(SqlState::kInvalidParameterValue,
+                     "attempt must be " + std::to_string(kMinAttemptBytes) + " to " +
+                         std::to_string(kMaxIdentifierBytes) + " bytes, not " +
+                         std::to_string(attempt->size()),
+                     {},
+                     "Make one unique id (e.g. a UUID) per attempt before its first try, and "
+                     "send it again only when retrying that attempt's claim.");
+  }
+}
+
 void require_positive_duration(std::string_view argument, std::int64_t now, std::int64_t ends_at) {
   if (ends_at <= now) {
     throw GuardError(SqlState::kInvalidParameterValue, std::string(argument) + " must be positive",
@@ -71,6 +84,25 @@ void require_outcome_size(std::size_t size_bytes, std::size_t limit_bytes) {
                          " bytes, the limit is " + std::to_string(limit_bytes) + " bytes",
                      {},
                      "Store a reference to a large result, or raise idempotency.max_outcome_size.");
+  }
+}
+
+void require_batch_size(std::size_t count) {
+  if (count > kMaxBatchKeys) {
+    throw GuardError(
+        SqlState::kProgramLimitExceeded,
+        "too many keys: " + std::to_string(count) + ", the limit is " +
+            std::to_string(kMaxBatchKeys) + " a call",
+        {}, "Split the batch into calls of at most " + std::to_string(kMaxBatchKeys) + " keys.");
+  }
+}
+
+void require_batch_length(std::string_view argument, std::size_t length, std::size_t keys) {
+  if (length != keys) {
+    throw GuardError(SqlState::kInvalidParameterValue,
+                     std::string(argument) + " has " + std::to_string(length) + " entries for " +
+                         std::to_string(keys) + " keys",
+                     {}, "Give one entry per key, in the same order (NULL for none).");
   }
 }
 

@@ -19,10 +19,23 @@ constexpr std::size_t kMaxIdentifierBytes = 255;
 // only stops whole request bodies from being stored by mistake.
 constexpr std::size_t kMaxFingerprintBytes = 1024;
 
+// An attempt id (claims retried after a lost answer) is 16 to 255 bytes:
+// shorter ones (a counter, a thread number) are too easily shared between two
+// attempts, which would both get the claim. A UUID is 36 bytes.
+constexpr std::size_t kMinAttemptBytes = 16;
+
+// claim_guards() takes at most this many keys a call: enough to amortise
+// the round trip (bench: 100 a call), small enough that one call's row locks
+// and result stay modest.
+constexpr std::size_t kMaxBatchKeys = 1000;
+
 // `argument` names the SQL argument in the message, e.g. "scope".
 void require_identifier(std::string_view argument, std::optional<std::string_view> value);
 
 void require_fingerprint(std::optional<std::string_view> fingerprint);
+
+// NULL (no attempt) or kMinAttemptBytes to kMaxIdentifierBytes bytes (22023).
+void require_attempt(std::optional<std::string_view> attempt);
 
 // A duration given as the instant it ends: `now + duration` must lie after `now`
 // (zero, negative and mixed-sign intervals that come out non-positive fail).
@@ -33,6 +46,12 @@ GuardStatus require_outcome_status(std::optional<std::string_view> status);
 
 // `size_bytes` is the stored size of the outcome; `limit_bytes` the setting.
 void require_outcome_size(std::size_t size_bytes, std::size_t limit_bytes);
+
+// A batch of `count` keys: at most kMaxBatchKeys (54000).
+void require_batch_size(std::size_t count);
+
+// `argument` (e.g. "fingerprints") must have one entry per key (22023).
+void require_batch_length(std::string_view argument, std::size_t length, std::size_t keys);
 
 // For arguments that have no meaning as NULL (e.g. apply_to_existing).
 void require_not_null(std::string_view argument, bool is_null);

@@ -17,6 +17,7 @@ enum class SqlState {
   kNoLiveGuard,                   // IK002
   kOutcomeAlreadyRecorded,        // IK003
   kStaleClaimToken,               // IK004
+  kScopeLimitReached,             // IK005
 };
 
 // The five-character code, e.g. "22023".
@@ -44,6 +45,8 @@ constexpr const char* sqlstate_code(SqlState state) {
       return "IK003";
     case SqlState::kStaleClaimToken:
       return "IK004";
+    case SqlState::kScopeLimitReached:
+      return "IK005";
   }
   return "XX000";
 }

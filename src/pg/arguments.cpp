@@ -10,7 +10,7 @@ std::optional<std::string_view> text_view(const text* value) {
 
 text* text_argument(FunctionCallInfo fcinfo, int index) {
   if (PG_ARGISNULL(index)) return nullptr;
-  return call_pg([&] { return PG_GETARG_TEXT_PP(index); });
+  return call_pg([&]() noexcept { return PG_GETARG_TEXT_PP(index); });
 }
 
 std::optional<std::int64_t> bigint_argument(FunctionCallInfo fcinfo, int index) {
@@ -25,16 +25,32 @@ Interval* interval_argument(FunctionCallInfo fcinfo, int index) {
 
 Jsonb* jsonb_argument(FunctionCallInfo fcinfo, int index) {
   if (PG_ARGISNULL(index)) return nullptr;
-  return call_pg([&] { return PG_GETARG_JSONB_P(index); });
+  return call_pg([&]() noexcept { return PG_GETARG_JSONB_P(index); });
 }
 
 Datum text_datum(std::string_view value) {
-  return call_pg(
-      [&] { return PointerGetDatum(cstring_to_text_with_len(value.data(), value.size())); });
+  return call_pg([&]() noexcept {
+    return PointerGetDatum(cstring_to_text_with_len(value.data(), value.size()));
+  });
+}
+
+TextArrayElements text_array_elements(ArrayType* array) {
+  TextArrayElements result;
+  call_pg([&]() noexcept {
+    deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &result.elements, &result.nulls,
+                      &result.count);
+  });
+  return result;
+}
+
+const char* timestamp_text(TimestampTz instant) {
+  return call_pg([&]() noexcept {
+    return DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(instant)));
+  });
 }
 
 TimestampTz add_interval(TimestampTz now, Interval* duration) {
-  return call_pg([&] {
+  return call_pg([&]() noexcept {
     return DatumGetTimestampTz(DirectFunctionCall2(
         timestamptz_pl_interval, TimestampTzGetDatum(now), IntervalPGetDatum(duration)));
   });

@@ -3,6 +3,10 @@
 #pragma once
 #include "pg/postgres.hpp"
 
+extern "C" {
+#include "utils/array.h"
+}
+
 namespace idempotency::pg {
 
 // NULL, or the detoasted text.
@@ -13,11 +17,23 @@ Interval* interval_argument(FunctionCallInfo fcinfo, int index);
 // NULL, or the detoasted jsonb value.
 Jsonb* jsonb_argument(FunctionCallInfo fcinfo, int index);
 
+// The elements of a one-dimensional text[] (or any text[], flattened),
+// palloc'd; nulls[i] is true for a NULL element.
+struct TextArrayElements {
+  Datum* elements = nullptr;
+  bool* nulls = nullptr;
+  int count = 0;
+};
+TextArrayElements text_array_elements(ArrayType* array);
+
 // The text as a view, without copying (nullopt for NULL).
 std::optional<std::string_view> text_view(const text* value);
 
 // A new text datum holding `value`.
 Datum text_datum(std::string_view value);
+
+// `instant` as a timestamptz prints (DateStyle, TimeZone), palloc'd.
+const char* timestamp_text(TimestampTz instant);
 
 // now + duration, raising the usual "timestamp out of range" on overflow.
 TimestampTz add_interval(TimestampTz now, Interval* duration);

@@ -34,9 +34,14 @@ ErrorData* run_catching_errors(void (*invoke)(void*), void* context) noexcept;
 // Runs `call`, which may raise a PostgreSQL ERROR, and throws PgError if it
 // does. Its result must be trivially copyable (Datum, pointers, numbers), and
 // `call` itself must hold nothing with a destructor: both live across a longjmp.
+// `call` must be declared noexcept (`[&]() noexcept { ... }`): a C++ exception
+// thrown inside PG_TRY would terminate the backend, so a body that may throw
+// does not compile.
 template <typename Call>
 auto call_pg(Call&& call) -> decltype(call()) {
   using Result = decltype(call());
+  static_assert(std::is_nothrow_invocable_v<Call&>,
+                "call_pg bodies must be noexcept: no C++ exception may be thrown inside PG_TRY");
   static_assert(std::is_void_v<Result> || std::is_trivially_copyable_v<Result>,
                 "call_pg results must be trivially copyable");
   if constexpr (std::is_void_v<Result>) {

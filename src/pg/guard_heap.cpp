@@ -1,5 +1,6 @@
 #include "pg/guard_heap.hpp"
 #include "pg/arguments.hpp"
+#include "pg/compat.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -19,13 +20,13 @@ extern "C" {
 namespace idempotency::pg {
 namespace {
 
-void store_claim(TupleTableSlot* slot, const ClaimWrite& write) {
+void store_claim(TupleTableSlot* slot, const ClaimWrite& write, AttrNumber attempt_column) {
   ExecClearTuple(slot);
   Datum* values = slot->tts_values;
   bool* nulls = slot->tts_isnull;
   // Every column NULL first, dropped ones (after the extension's) included.
   for (int index = 0; index < slot->tts_tupleDescriptor->natts; ++index) nulls[index] = true;
-  auto set = [&](GuardColumn column, Datum value) {
+  auto set = [&](AttrNumber column, Datum value) {
     values[column - 1] = value;
     nulls[column - 1] = false;
   };
@@ -39,6 +40,7 @@ void store_claim(TupleTableSlot* slot, const ClaimWrite& write) {
   if (write.lease_expires_at) {
     set(kLeaseExpiresAtColumn, TimestampTzGetDatum(*write.lease_expires_at));
   }
+  if (write.attempt_digest != nullptr) set(attempt_column, PointerGetDatum(write.attempt_digest));
   ExecStoreVirtualTuple(slot);
 }
 
@@ -83,7 +85,7 @@ bool fetch_by_key(Relation relation, Oid primary_key, Snapshot snapshot, text* s
                          index->rd_indcollation[0], F_TEXTEQ, PointerGetDatum(scope));
   ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
                          index->rd_indcollation[1], F_TEXTEQ, PointerGetDatum(key));
-  IndexScanDesc scan = index_beginscan(relation, index, snapshot, 2, 0);
+  IndexScanDesc scan = compat::begin_index_scan(relation, index, snapshot, 2);
   index_rescan(scan, keys, 2, nullptr, 0);
   bool found = index_getnext_slot(scan, ForwardScanDirection, slot);
   index_endscan(scan);
@@ -93,10 +95,10 @@ bool fetch_by_key(Relation relation, Oid primary_key, Snapshot snapshot, text* s
 
 }  // namespace
 
-void copy_guard_columns(const Datum* values, const bool* nulls, OutcomeColumn outcome,
-                        MemoryContext target, GuardRow* row) {
-  auto column = [&](GuardColumn number) { return values[number - 1]; };
-  auto is_null = [&](GuardColumn number) { return nulls[number - 1]; };
+void copy_guard_columns(const Datum* values, const bool* nulls, AttrNumber attempt_column,
+                        OutcomeColumn outcome, MemoryContext target, GuardRow* row) {
+  auto column = [&](AttrNumber number) { return values[number - 1]; };
+  auto is_null = [&](AttrNumber number) { return nulls[number - 1]; };
 
   std::optional<core::GuardStatus> status =
       core::parse_status(*text_view(DatumGetTextPP(column(kStatusColumn))));
@@ -120,6 +122,11 @@ void copy_guard_columns(const Datum* values, const bool* nulls, OutcomeColumn ou
   if (outcome == OutcomeColumn::kCopy && !is_null(kOutcomeColumn)) {
     row->outcome = DatumGetJsonbPCopy(column(kOutcomeColumn));
   }
+  if (attempt_column != InvalidAttrNumber && !is_null(attempt_column)) {
+    row->attempt_digest = DatumGetByteaPCopy(column(attempt_column));
+    row->guard.attempt =
+        std::string_view(VARDATA(row->attempt_digest), VARSIZE(row->attempt_digest) - VARHDRSZ);
+  }
   MemoryContextSwitchTo(previous);
 }
 
@@ -133,7 +140,7 @@ bool insert_guard_tuple(const GuardTable& table, const ClaimWrite& write, ItemPo
   ExecOpenIndices(result_relation, true);
   TupleTableSlot* slot =
       ExecInitExtraTupleSlot(estate, RelationGetDescr(relation), table_slot_callbacks(relation));
-  store_claim(slot, write);
+  store_claim(slot, write, table.attempt_column);
   List* arbiters = list_make1_oid(table.primary_key);
 
   // As ExecInsert() does for ON CONFLICT: check first (waiting for an
@@ -142,7 +149,7 @@ bool insert_guard_tuple(const GuardTable& table, const ClaimWrite& write, ItemPo
   bool inserted = false;
   for (;;) {
     CHECK_FOR_INTERRUPTS();
-    if (!ExecCheckIndexConstraints(result_relation, slot, estate, conflict, arbiters)) {
+    if (!compat::check_index_constraints(result_relation, slot, estate, conflict, arbiters)) {
       require_visible_conflict(relation, estate, conflict);
       break;
     }
@@ -150,8 +157,8 @@ bool insert_guard_tuple(const GuardTable& table, const ClaimWrite& write, ItemPo
     uint32 token = SpeculativeInsertionLockAcquire(xid);
     table_tuple_insert_speculative(relation, slot, GetCurrentCommandId(true), 0, nullptr, token);
     bool speculative_conflict = false;
-    list_free(ExecInsertIndexTuples(result_relation, slot, estate, false, true,
-                                    &speculative_conflict, arbiters));
+    list_free(compat::insert_index_tuples_speculatively(result_relation, slot, estate,
+                                                        &speculative_conflict, arbiters));
     table_tuple_complete_speculative(relation, slot, token, !speculative_conflict);
     SpeculativeInsertionLockRelease(xid);
     if (!speculative_conflict) {
@@ -185,7 +192,8 @@ void fetch_guard(const GuardTable& table, text* scope, text* key, ItemPointer lo
   *row = GuardRow{};
   if (found) {
     slot_getallattrs(slot);
-    copy_guard_columns(slot->tts_values, slot->tts_isnull, outcome, target, row);
+    copy_guard_columns(slot->tts_values, slot->tts_isnull, table.attempt_column, outcome, target,
+                       row);
   }
   ExecDropSingleTupleTableSlot(slot);
   table_close(relation, NoLock);
@@ -205,7 +213,7 @@ uint64 delete_expired_tuples(const GuardTable& table, TimestampTz now, uint64 li
   ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_TIMESTAMPTZ_GE,
               TimestampTzGetDatum(*resume_from));
   ScanKeyInit(&keys[1], 1, BTLessEqualStrategyNumber, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now));
-  IndexScanDesc scan = index_beginscan(relation, index, snapshot, 2, 0);
+  IndexScanDesc scan = compat::begin_index_scan(relation, index, snapshot, 2);
   index_rescan(scan, keys, 2, nullptr, 0);
   TupleTableSlot* slot = table_slot_create(relation, nullptr);
   CommandId command = GetCurrentCommandId(true);

@@ -11,13 +11,11 @@
 
 namespace idempotency::pg {
 
-// Copies a guard's columns (in table order) into `row`, allocated in `target`.
-void copy_guard_columns(const Datum* values, const bool* nulls, OutcomeColumn outcome,
-                        MemoryContext target, GuardRow* row);
-
-// Copies a guard's columns (in table order) into `row`, allocated in `target`.
-void copy_guard_columns(const Datum* values, const bool* nulls, OutcomeColumn outcome,
-                        MemoryContext target, GuardRow* row);
+// Copies a guard's columns (in table order, and the attempt's digest at
+// `attempt_column` unless that is InvalidAttrNumber) into `row`, allocated in
+// `target`.
+void copy_guard_columns(const Datum* values, const bool* nulls, AttrNumber attempt_column,
+                        OutcomeColumn outcome, MemoryContext target, GuardRow* row);
 
 // Inserts `write` as a new guard with a speculative insertion, waiting for an
 // uncommitted competitor as a unique check does. Returns false, with the

@@ -37,12 +37,16 @@ GuardStoreSession open_guard_store(Statements statements = Statements::kConnectN
                                    LOCKMODE lock = AccessShareLock);
 void close_guard_store(const GuardStoreSession& session);
 
+// Connects SPI for the prepared statements, unless the session already has.
+void use_statements(GuardStoreSession& session);
+
 // A guard as read from the table, copied into the caller's memory context.
 struct GuardRow {
   bool found = false;
   core::StoredGuard guard;
-  text* fingerprint = nullptr;  // nullptr: NULL
-  Jsonb* outcome = nullptr;     // nullptr: NULL, or not requested
+  text* fingerprint = nullptr;      // nullptr: NULL
+  Jsonb* outcome = nullptr;         // nullptr: NULL, or not requested
+  bytea* attempt_digest = nullptr;  // nullptr: NULL, or a table before 1.2
   TimestampTz claimed_at = 0;
   std::optional<TimestampTz> completed_at;
 };
@@ -58,7 +62,8 @@ GuardRow read_guard(GuardStoreSession& session, text* scope, text* key, OutcomeC
 struct ClaimWrite {
   text* scope = nullptr;
   text* key = nullptr;
-  text* fingerprint = nullptr;  // nullptr: NULL
+  text* fingerprint = nullptr;      // nullptr: NULL
+  bytea* attempt_digest = nullptr;  // nullptr: NULL (requires table->attempt_column)
   std::int64_t claim_token = 0;
   TimestampTz now = 0;
   TimestampTz expires_at = 0;
@@ -83,5 +88,10 @@ bool complete_guard(text* scope, text* key, core::GuardStatus status, Jsonb* out
 // Deletes a live pending guard (matching `claim_token` if one is given).
 bool delete_pending_guard(text* scope, text* key, std::optional<std::int64_t> claim_token,
                           TimestampTz now);
+
+// Sets the lease of the live pending guard claimed with `claim_token` to
+// expire at `lease_expires_at`. False when no such guard exists.
+bool extend_pending_lease(text* scope, text* key, std::int64_t claim_token, TimestampTz now,
+                          TimestampTz lease_expires_at);
 
 }  // namespace idempotency::pg

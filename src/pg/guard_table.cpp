@@ -1,10 +1,14 @@
 #include "pg/guard_table.hpp"
+#include "pg/compat.hpp"
+#include "pg/settings.hpp"
 
 extern "C" {
 #include "access/genam.h"
 #include "access/table.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_opfamily.h"
 #include "commands/extension.h"
 #include "utils/acl.h"
 #include "utils/inval.h"
@@ -56,6 +60,18 @@ constexpr ExpectedColumn kExpectedColumns[kGuardColumnCount] = {
     {"lease_expires_at", TIMESTAMPTZOID, true},
 };
 
+// The attempt_digest column (bytea) of 1.2, or InvalidAttrNumber.
+AttrNumber find_attempt_column(TupleDesc descriptor) {
+  for (int index = kGuardColumnCount; index < descriptor->natts; ++index) {
+    Form_pg_attribute column = TupleDescAttr(descriptor, index);
+    if (!column->attisdropped && column->atttypid == BYTEAOID &&
+        strcmp(NameStr(column->attname), kAttemptDigestColumnName) == 0) {
+      return column->attnum;
+    }
+  }
+  return InvalidAttrNumber;
+}
+
 // Reads find every column where the extension created it: nothing else may
 // have moved them (columns added at the end are allowed).
 void require_created_columns(TupleDesc descriptor) {
@@ -73,29 +89,70 @@ void require_created_columns(TupleDesc descriptor) {
   }
 }
 
-bool allows_direct_reads(Relation relation, Oid primary_key) {
-  return relation->rd_rel->relkind == RELKIND_RELATION && OidIsValid(primary_key) &&
-         !(relation->rd_rel->relforcerowsecurity &&
-           !has_bypassrls_privilege(relation->rd_rel->relowner)) &&
-         !OidIsValid(get_extension_oid("citus", true));
+// The direct paths arbitrate and scan with the primary key the extension
+// created: a btree on exactly (scope, key), in that order, with collation "C"
+// and the default text operator class, and nothing else.
+bool is_created_primary_key(Oid primary_key) {
+  Relation index = index_open(primary_key, AccessShareLock);
+  Form_pg_index form = index->rd_index;
+  bool created = index->rd_rel->relam == BTREE_AM_OID && form->indnatts == 2 &&
+                 form->indnkeyatts == 2 && form->indkey.values[0] == kScopeColumn &&
+                 form->indkey.values[1] == kKeyColumn;
+  for (int column = 0; created && column < 2; ++column) {
+    created = index->rd_indcollation[column] == C_COLLATION_OID &&
+              index->rd_opfamily[column] == TEXT_BTREE_FAM_OID;
+  }
+  created = created && RelationGetIndexExpressions(index) == NIL &&
+            RelationGetIndexPredicate(index) == NIL;
+  index_close(index, AccessShareLock);
+  return created;
 }
 
-// Claims may build the row themselves: no column beyond the extension's but
-// dropped ones (written as NULL), no defaults, NOT NULL, CHECK, generated
-// columns, triggers or rules the INSERT statement would apply.
-bool allows_direct_writes(Relation relation) {
+// Why rows must be read through SQL, or nullptr when they may be read
+// straight from the heap and primary key.
+const char* reason_for_sql_reads(Relation relation, Oid primary_key, bool citus_shard) {
+  if (!direct_access) return "idempotency.direct_access is off";
+  if (relation->rd_rel->relkind != RELKIND_RELATION) return "it is not a plain table";
+  if (relation->rd_rel->relam != HEAP_TABLE_AM_OID) return "its access method is not heap";
+  if (!OidIsValid(primary_key)) return "it has no immediate primary key";
+  if (!is_created_primary_key(primary_key)) {
+    return "its primary key is not the btree on (scope, key) with collation \"C\"";
+  }
+  if (relation->rd_rel->relforcerowsecurity &&
+      !has_bypassrls_privilege(relation->rd_rel->relowner)) {
+    return "row security is forced on its owner";
+  }
+  if (!citus_shard && OidIsValid(get_extension_oid("citus", true))) {
+    return "the citus extension is installed";
+  }
+  return nullptr;
+}
+
+// Why claims must run the INSERT statement, or nullptr when they may build
+// the row themselves: no column beyond the extension's but dropped ones
+// (written as NULL) and 1.2's attempt_digest, no defaults, NOT NULL, CHECK, generated columns,
+// triggers or rules the statement would apply.
+const char* reason_for_sql_writes(Relation relation, AttrNumber attempt_column) {
   TupleDesc descriptor = RelationGetDescr(relation);
   for (int index = 0; index < descriptor->natts; ++index) {
     Form_pg_attribute column = TupleDescAttr(descriptor, index);
-    if (index >= kGuardColumnCount ? !column->attisdropped
-                                   : column->attnotnull && kExpectedColumns[index].may_be_null) {
-      return false;
+    bool attempt = column->attnum == attempt_column;
+    if (index >= kGuardColumnCount && !attempt && !column->attisdropped) {
+      return "it has columns of its own";
+    }
+    if (column->attnotnull &&
+        (attempt || (index < kGuardColumnCount && kExpectedColumns[index].may_be_null))) {
+      return "a column the extension leaves NULL is NOT NULL";
     }
   }
+  if (relation->trigdesc != nullptr) return "it has triggers";
+  if (relation->rd_rules != nullptr) return "it has rules";
   TupleConstr* constraints = descriptor->constr;
-  return relation->trigdesc == nullptr && relation->rd_rules == nullptr &&
-         (constraints == nullptr || (constraints->num_check == 0 && constraints->num_defval == 0 &&
-                                     !constraints->has_generated_stored));
+  if (constraints != nullptr && (constraints->num_check != 0 || constraints->num_defval != 0 ||
+                                 constraints->has_generated_stored)) {
+    return "it has CHECK constraints, defaults or generated columns";
+  }
+  return nullptr;
 }
 
 // The plain btree on (expires_at) the extension created, under any name.
@@ -141,16 +198,52 @@ void load(LOCKMODE lock) {
   cached = GuardTable{};
   cached.relation = relation_oid;
   require_created_columns(RelationGetDescr(relation));
+  cached.attempt_column = find_attempt_column(RelationGetDescr(relation));
   cached.owner = relation->rd_rel->relowner;
-  cached.primary_key = RelationGetPrimaryKeyIndex(relation);
-  cached.direct_reads = allows_direct_reads(relation, cached.primary_key);
-  cached.direct_writes = cached.direct_reads && allows_direct_writes(relation);
+  cached.primary_key = compat::immediate_primary_key(relation);
+  const char* sql_reads = reason_for_sql_reads(relation, cached.primary_key, false);
+  const char* sql_writes =
+      sql_reads != nullptr ? sql_reads : reason_for_sql_writes(relation, cached.attempt_column);
+  cached.direct_reads = sql_reads == nullptr;
+  cached.direct_writes = sql_writes == nullptr;
+  // For a DBA asking why claims became slower (SET client_min_messages).
+  if (sql_reads != nullptr) {
+    ereport(DEBUG1, (errmsg("idempotency: claims and reads of idempotency.guards run SQL "
+                            "statements: %s",
+                            sql_reads)));
+  } else if (sql_writes != nullptr) {
+    ereport(DEBUG1, (errmsg("idempotency: claims of idempotency.guards run SQL statements: %s",
+                            sql_writes)));
+  }
   cached.expiry_index = find_expiry_index(relation);
   table_close(relation, NoLock);
   cache_valid = invalidations == invalidations_before;
 }
 
 }  // namespace
+
+bool describe_guard_shard(Oid shard, GuardTable* description) {
+  Relation relation = table_open(shard, RowExclusiveLock);
+  *description = GuardTable{};
+  description->relation = shard;
+  require_created_columns(RelationGetDescr(relation));
+  description->attempt_column = find_attempt_column(RelationGetDescr(relation));
+  description->owner = relation->rd_rel->relowner;
+  description->primary_key = compat::immediate_primary_key(relation);
+  description->direct_reads =
+      reason_for_sql_reads(relation, description->primary_key, true) == nullptr;
+  description->direct_writes =
+      description->direct_reads &&
+      reason_for_sql_writes(relation, description->attempt_column) == nullptr;
+  description->expiry_index = find_expiry_index(relation);
+  table_close(relation, NoLock);
+  return description->direct_writes && OidIsValid(description->expiry_index);
+}
+
+void forget_guard_table() noexcept {
+  cache_valid = false;
+  ++invalidations;
+}
 
 const GuardTable& guard_table(LOCKMODE lock) {
   // Lock first: acquiring the lock takes the invalidations of every change

@@ -22,14 +22,24 @@ enum GuardColumn : AttrNumber {
   kGuardColumnCount = kLeaseExpiresAtColumn,
 };
 
+// 1.2 adds a column, attempt_digest bytea: the sha256 of the attempt id a
+// guard was claimed with. ALTER TABLE puts it after any column a DBA added,
+// and a 1.0 or 1.1 table (before ALTER EXTENSION UPDATE) has none, so it is
+// found by name (GuardTable::attempt_column).
+constexpr const char* kAttemptDigestColumnName = "attempt_digest";
+
 struct GuardTable {
   Oid relation = InvalidOid;
   Oid owner = InvalidOid;
   Oid primary_key = InvalidOid;
   Oid expiry_index = InvalidOid;  // the btree on (expires_at), if it is there
-  // True unless rows must be read through SQL: row security is forced on
-  // an owner without BYPASSRLS, or the citus extension is installed (a
-  // distributed table's rows are in its shards, not in the local heap).
+  // The number of the attempt_digest column; InvalidAttrNumber before 1.2.
+  AttrNumber attempt_column = InvalidAttrNumber;
+  // True unless rows must be read through SQL: the table is not a heap
+  // table, its primary key is not the btree on (scope, key) with collation
+  // "C" the extension created, row security is forced on an owner without
+  // BYPASSRLS, or the citus extension is installed (a distributed table's
+  // rows are in its shards, not in the local heap).
   // CREATE EXTENSION citus sends no invalidation: sessions older than it
   // keep this until the table's next one (docs/scaling.md).
   bool direct_reads = false;
@@ -46,5 +56,16 @@ struct GuardTable {
 // reloaded if the table changed. Raises an ERROR (55000) when the table does
 // not exist: call inside call_pg.
 const GuardTable& guard_table(LOCKMODE lock);
+
+// Describes `shard`, a local shard placement of idempotency.guards once Citus
+// distributed it, locking it in RowExclusiveLock mode; never cached (shards
+// move between nodes). Returns true when its rows may be deleted directly:
+// the same conditions as direct_writes, and the (expires_at) index is there.
+// Raises an ERROR (call inside call_pg).
+bool describe_guard_shard(Oid shard, GuardTable* description);
+
+// Makes the next guard_table() reload the description (a setting that
+// decides the path changed). Never raises.
+void forget_guard_table() noexcept;
 
 }  // namespace idempotency::pg

@@ -10,6 +10,7 @@
 #include "core/guard_status.hpp"
 #include "core/input_validation.hpp"
 #include "core/purge_schedule.hpp"
+#include "core/claim_wait.hpp"
 #include "core/scope_patterns.hpp"
 #include "core/sql_state.hpp"
 

@@ -1,5 +1,9 @@
 #include "pg/prepared_statement.hpp"
 
+extern "C" {
+#include "commands/extension.h"
+}
+
 namespace idempotency::pg {
 
 namespace {
@@ -8,8 +12,12 @@ SPIPlanPtr prepared_plan(PreparedStatement& statement) {
   if (statement.plan == nullptr) {
     // Always the generic plan: these are key or index-range statements whose
     // plan does not depend on the values, so custom planning only costs time.
-    SPIPlanPtr plan = SPI_prepare_cursor(statement.sql, statement.argument_count,
-                                         statement.argument_types, CURSOR_OPT_GENERIC_PLAN);
+    // Except with Citus, which cannot plan a statement over several shards
+    // with unbound parameters: there the plan cache chooses, as for any client.
+    bool citus = OidIsValid(get_extension_oid("citus", true));
+    SPIPlanPtr plan =
+        SPI_prepare_cursor(statement.sql, statement.argument_count, statement.argument_types,
+                           citus ? 0 : CURSOR_OPT_GENERIC_PLAN);
     if (plan == nullptr) {
       elog(ERROR, "idempotency: could not prepare statement: %s",
            SPI_result_code_string(SPI_result));

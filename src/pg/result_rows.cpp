@@ -4,7 +4,7 @@
 namespace idempotency::pg {
 
 void begin_result_rows(FunctionCallInfo fcinfo, int columns) {
-  call_pg([&] {
+  call_pg([&]() noexcept {
     // The executor's expected row type, when it gives one, saves building
     // the type from the function's OUT parameters on every call.
     auto* result_info = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
@@ -23,7 +23,7 @@ void begin_result_rows(FunctionCallInfo fcinfo, int columns) {
 }
 
 void add_result_row(FunctionCallInfo fcinfo, Datum* values, bool* nulls) {
-  call_pg([&] {
+  call_pg([&]() noexcept {
     auto* result_info = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
     tuplestore_putvalues(result_info->setResult, result_info->setDesc, values, nulls);
   });

@@ -32,7 +32,7 @@ bool to_key(std::string_view scope, char (&key)[sizeof(PolicyEntry::scope)]) {
 void load_policies() {
   begin_reload(retention_table);
   try {
-    call_pg([] {
+    call_pg([]() noexcept {
       HASHCTL control;
       memset(&control, 0, sizeof control);
       control.keysize = sizeof(PolicyEntry::scope);
@@ -67,7 +67,7 @@ std::optional<Interval> retention_policy_ttl(std::string_view scope) {
   char key[sizeof(PolicyEntry::scope)];
   if (!to_key(scope, key)) return std::nullopt;
   auto* entry = static_cast<PolicyEntry*>(
-      call_pg([&] { return hash_search(policies, key, HASH_FIND, nullptr); }));
+      call_pg([&]() noexcept { return hash_search(policies, key, HASH_FIND, nullptr); }));
   if (entry == nullptr) return std::nullopt;
   return entry->ttl;
 }

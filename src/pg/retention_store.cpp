@@ -35,7 +35,7 @@ PreparedStatement clear_pending_statement{
 }  // namespace
 
 void upsert_retention_policy(text* scope, Interval* ttl, bool redate_pending, TimestampTz now) {
-  call_pg([&] {
+  call_pg([&]() noexcept {
     Datum values[4] = {PointerGetDatum(scope), IntervalPGetDatum(ttl), TimestampTzGetDatum(now),
                        BoolGetDatum(redate_pending)};
     execute_prepared(upsert_statement, values, "    ");
@@ -43,14 +43,14 @@ void upsert_retention_policy(text* scope, Interval* ttl, bool redate_pending, Ti
 }
 
 bool delete_retention_policy(text* scope) {
-  return call_pg([&] {
+  return call_pg([&]() noexcept {
     Datum values[1] = {PointerGetDatum(scope)};
     return execute_prepared(delete_statement, values, " ") == 1;
   });
 }
 
 PendingRedate next_pending_redate(text* after_scope, MemoryContext caller_context) {
-  return call_pg([&] {
+  return call_pg([&]() noexcept {
     PendingRedate pending;
     Datum values[1] = {PointerGetDatum(after_scope)};
     if (execute_prepared(next_pending_statement, values, after_scope == nullptr ? "n" : " ") == 0) {
@@ -68,7 +68,7 @@ PendingRedate next_pending_redate(text* after_scope, MemoryContext caller_contex
 }
 
 void clear_redate_pending(const PendingRedate& pending) {
-  call_pg([&] {
+  call_pg([&]() noexcept {
     Datum values[3] = {PointerGetDatum(pending.scope), IntervalPGetDatum(pending.ttl),
                        TimestampTzGetDatum(pending.set_at)};
     execute_prepared(clear_pending_statement, values, "   ");

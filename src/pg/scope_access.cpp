@@ -33,15 +33,14 @@ PreparedStatement delete_statement{
 
 PreparedStatement insert_statement{
     "INSERT INTO idempotency.scope_access (role, pattern)"
-    " SELECT $1::pg_catalog.regrole, p FROM pg_catalog.unnest($2) AS p"
-    " ON CONFLICT DO NOTHING",
+    " VALUES ($1::pg_catalog.regrole, $2) ON CONFLICT DO NOTHING",
     2,
-    {OIDOID, TEXTARRAYOID}};
+    {OIDOID, TEXTOID}};
 
 void load_restrictions() {
   begin_reload(scope_access_table);
   try {
-    call_pg([] {
+    call_pg([]() noexcept {
       restrictions = nullptr;
       restriction_count = 0;
       // The latest snapshot: under REPEATABLE READ the transaction's own one
@@ -76,19 +75,28 @@ namespace {
 // Whether `role`'s restrictions (those of every role it has the privileges
 // of; none: unrestricted) allow `scope`.
 bool role_may_use(Oid role, std::string_view scope) {
-  if (call_pg([&] { return superuser_arg(role); })) return true;
+  if (call_pg([&]() noexcept { return superuser_arg(role); })) return true;
   std::vector<std::string_view> patterns;
   for (int index = 0; index < restriction_count; ++index) {
     Oid restricted = restrictions[index].role;
-    if (call_pg([&] { return has_privs_of_role(role, restricted); })) {
+    if (call_pg([&]() noexcept { return has_privs_of_role(role, restricted); })) {
       patterns.emplace_back(restrictions[index].pattern);
     }
   }
   return patterns.empty() || core::scope_allowed(patterns, scope);
 }
 
+bool role_is_restricted(Oid role) {
+  if (call_pg([&]() noexcept { return superuser_arg(role); })) return false;
+  for (int index = 0; index < restriction_count; ++index) {
+    Oid restricted = restrictions[index].role;
+    if (call_pg([&]() noexcept { return has_privs_of_role(role, restricted); })) return true;
+  }
+  return false;
+}
+
 void refuse(Oid role, std::string_view scope) {
-  const char* role_name = call_pg([&] { return GetUserNameFromId(role, true); });
+  const char* role_name = call_pg([&]() noexcept { return GetUserNameFromId(role, true); });
   throw core::scope_denied_error(role_name == nullptr ? "?" : role_name, scope);
 }
 
@@ -105,17 +113,37 @@ void require_scope_access(const GuardStoreSession& session, std::string_view sco
   if (login != current && !role_may_use(login, scope)) refuse(login, scope);
 }
 
+bool may_see_scope(const GuardStoreSession& session, std::optional<std::string_view> scope) {
+  if (!scope_access_table.current) load_restrictions();
+  if (restriction_count == 0) return true;
+  Oid current = session.saved_user;
+  Oid login = GetSessionUserId();
+  auto allowed = [&](Oid role) {
+    return scope ? role_may_use(role, *scope) : !role_is_restricted(role);
+  };
+  return allowed(current) && (login == current || allowed(login));
+}
+
 void replace_scope_patterns(Oid role, ArrayType* patterns) {
-  call_pg([&] {
+  call_pg([&]() noexcept {
     Datum role_value[1] = {ObjectIdGetDatum(role)};
     execute_prepared(delete_statement, role_value, " ");
-    Datum values[2] = {ObjectIdGetDatum(role), PointerGetDatum(patterns)};
-    execute_prepared(insert_statement, values, "  ");
+    // One INSERT per pattern: Citus cannot plan an INSERT ... SELECT with
+    // parameters into a reference table.
+    Datum* elements = nullptr;
+    bool* element_nulls = nullptr;
+    int count = 0;
+    deconstruct_array(patterns, TEXTOID, -1, false, TYPALIGN_INT, &elements, &element_nulls,
+                      &count);
+    for (int index = 0; index < count; ++index) {
+      Datum values[2] = {ObjectIdGetDatum(role), elements[index]};
+      execute_prepared(insert_statement, values, element_nulls[index] ? " n" : "  ");
+    }
   });
 }
 
 bool remove_scope_patterns(Oid role) {
-  return call_pg([&] {
+  return call_pg([&]() noexcept {
     Datum values[1] = {ObjectIdGetDatum(role)};
     return execute_prepared(delete_statement, values, " ") > 0;
   });

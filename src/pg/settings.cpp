@@ -1,9 +1,18 @@
 #include "pg/settings.hpp"
+#include "pg/guard_table.hpp"
 
 namespace idempotency::pg {
 
 int default_ttl_seconds = 24 * 60 * 60;
 int max_outcome_size_bytes = 1024 * 1024;
+bool direct_access = true;
+
+namespace {
+
+// The cached table description includes the choice of path.
+void assign_direct_access(bool /*value*/, void* /*extra*/) { forget_guard_table(); }
+
+}  // namespace
 
 void define_client_settings() {
   DefineCustomIntVariable(
@@ -17,6 +26,14 @@ void define_client_settings() {
       "Outcomes are replayed to retries; store a reference to large results instead.",
       &max_outcome_size_bytes, 1024 * 1024, 0, MaxAllocSize / 2, PGC_SUSET, GUC_UNIT_BYTE, nullptr,
       nullptr, nullptr);
+  // Superuser-only (or GRANT SET ON PARAMETER): an audited client must not
+  // be able to turn the audited path off for itself.
+  DefineCustomBoolVariable(
+      "idempotency.direct_access",
+      "Whether claims, reads and the purge may bypass SQL and use the heap directly.",
+      "Off: every access runs an SQL statement, which executor hooks (pgaudit, auto_explain, "
+      "pg_stat_statements with track = all) see; slower.",
+      &direct_access, true, PGC_SUSET, 0, nullptr, assign_direct_access, nullptr);
 }
 
 Interval default_ttl_interval() {

@@ -9,6 +9,10 @@ namespace idempotency::pg {
 extern int default_ttl_seconds;
 // idempotency.max_outcome_size, in bytes.
 extern int max_outcome_size_bytes;
+// idempotency.direct_access: false makes claims, reads and the purge run their
+// SQL statements, visible to executor hooks (pgaudit, auto_explain,
+// pg_stat_statements.track = all), instead of the direct heap paths.
+extern bool direct_access;
 
 void define_client_settings();
 

@@ -15,7 +15,10 @@ bool callback_registered = false;
 
 void invalidate(Datum /*argument*/, Oid relation) {
   for (int index = 0; index < watch_count; ++index) {
-    if (relation == InvalidOid || relation == watches[index]->relation) {
+    // A watch of a table that did not exist (an older schema) looks again
+    // after any change: the update that creates it sends one.
+    if (relation == InvalidOid || relation == watches[index]->relation ||
+        watches[index]->relation == InvalidOid) {
       watches[index]->current = false;
     }
   }
@@ -36,7 +39,7 @@ void watch(TableWatch& table) {
 }  // namespace
 
 void begin_reload(TableWatch& table) {
-  call_pg([&] {
+  call_pg([&]() noexcept {
     watch(table);
     table.current = true;  // before reading: a concurrent change clears it
     table.relation =

@@ -1,5 +1,5 @@
 // Per-backend caches of the extension's small configuration tables
-// (scope_access, retention_policies). Each table has a statement trigger,
+// (scope_access, retention_policies, scope_limits). Each table has a statement trigger,
 // idempotency.config_changed(), that sends a relcache invalidation on every
 // change, so the next transaction of every backend reloads its cache.
 #pragma once

@@ -130,6 +130,15 @@ void set_worker_pid(int index, pid_t pid) {
   });
 }
 
+bool claim_worker_slot(int index, pid_t pid) {
+  bool claimed = false;
+  update_slot(index, [&](PurgeWorkerSlot& slot) {
+    claimed = slot.pid == 0 || slot.pid == pid;
+    if (claimed) slot.pid = pid;
+  });
+  return claimed;
+}
+
 void set_worker_state(int index, PurgeWorkerState state) {
   update_slot(index, [&](PurgeWorkerSlot& slot) { slot.state = state; });
 }

@@ -47,6 +47,9 @@ int find_worker_slot(const char* database);
 // Updates, each under the registry lock; they never raise.
 void set_worker_launched(int index, TimestampTz now);
 void set_worker_pid(int index, pid_t pid);
+// Registers `pid` as the slot's worker unless another one is registered:
+// false then (a worker of an earlier launcher still runs).
+bool claim_worker_slot(int index, pid_t pid);
 void set_worker_state(int index, PurgeWorkerState state);
 void set_worker_run_started(int index, TimestampTz now);
 void set_worker_progress(int index, int64 deleted_this_run, int64 deleted_now);

@@ -30,14 +30,6 @@ bool check_database_list(char** value, void** /*extra*/, GucSource /*source*/) {
 }  // namespace
 
 void define_worker_settings() {
-  DefineCustomStringVariable(
-      "idempotency.databases", "Comma-separated databases whose expired guards are purged.",
-      "One background worker per database; requires shared_preload_libraries.", &purge_databases,
-      "postgres", PGC_POSTMASTER, 0, check_database_list, nullptr, nullptr);
-  DefineCustomStringVariable("idempotency.purge_role",
-                             "Role the purge workers connect as (empty: the bootstrap superuser).",
-                             nullptr, &purge_role, "", PGC_POSTMASTER, 0, nullptr, nullptr,
-                             nullptr);
   DefineCustomIntVariable("idempotency.purge_interval",
                           "Time between purge runs; 0 pauses purging.", nullptr, &purge_interval_ms,
                           60 * 1000, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr,
@@ -53,6 +45,18 @@ void define_worker_settings() {
                           "statement_timeout of each purge batch; 0 means none.", nullptr,
                           &purge_statement_timeout_ms, 60 * 1000, 0, INT_MAX, PGC_SIGHUP,
                           GUC_UNIT_MS, nullptr, nullptr, nullptr);
+  // PostgreSQL ends the session (FATAL) if a library loaded after startup
+  // defines a postmaster setting: without preloading there are no workers
+  // for these to configure, and they are left undefined.
+  if (!process_shared_preload_libraries_in_progress) return;
+  DefineCustomStringVariable(
+      "idempotency.databases", "Comma-separated databases whose expired guards are purged.",
+      "One background worker per database; requires shared_preload_libraries.", &purge_databases,
+      "postgres", PGC_POSTMASTER, 0, check_database_list, nullptr, nullptr);
+  DefineCustomStringVariable("idempotency.purge_role",
+                             "Role the purge workers connect as (empty: the bootstrap superuser).",
+                             nullptr, &purge_role, "", PGC_POSTMASTER, 0, nullptr, nullptr,
+                             nullptr);
   DefineCustomIntVariable(
       "idempotency.purge_nice",
       "How much lower than the server's the purge workers' CPU priority is (Unix nice).",

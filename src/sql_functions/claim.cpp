@@ -1,190 +1,159 @@
-// claim_guard() and claim_or_lookup(): the atomic claim of a (scope, key).
-//
-// The claim first tries a plain insert (ON CONFLICT DO NOTHING waits for an
-// uncommitted competitor, as unique checks do). When a guard is already there
-// it is read, the core rules decide, and a takeover is applied only if the
-// guard is still exactly what was read; otherwise the loop reads again.
-#include "core/guard_conflicts.hpp"
-#include "core/guard_rules.hpp"
+// claim_guard() and claim_or_lookup(): the atomic claim of a (scope, key)
+// (pg/guard_claim.hpp), and claim_or_lookup's wait for a pending guard's
+// answer (pg/wait_slots.hpp).
+#include "core/claim_wait.hpp"
 #include "core/input_validation.hpp"
 #include "pg/arguments.hpp"
+#include "pg/claim_state_row.hpp"
 #include "pg/error_boundary.hpp"
+#include "pg/guard_claim.hpp"
 #include "pg/guard_key.hpp"
-#include "pg/guard_store.hpp"
 #include "pg/result_rows.hpp"
-#include "pg/retention_cache.hpp"
 #include "pg/scope_access.hpp"
+#include "pg/scope_table.hpp"
 #include "pg/server_state.hpp"
-#include "pg/settings.hpp"
+#include "pg/wait_slots.hpp"
 
 using namespace idempotency;
 using namespace idempotency::pg;
 
 namespace {
 
-struct ClaimResult {
-  bool claimed = false;
-  std::int64_t claim_token = 0;
-  TimestampTz claimed_at = 0;
-  TimestampTz expires_at = 0;
-  GuardRow existing;  // the live guard that was in the way, when not claimed
-};
-
-// How long a claim's guard lives and how long its lease runs.
-struct ClaimDurations {
-  Interval ttl{};
-  std::optional<Interval> lease;
-};
-
-// Arguments: scope, key, ttl, fingerprint, lease. The explicit ttl and lease
-// are checked against the clock here; the resolved ttl comes later.
-struct ClaimArguments {
+// Arguments 0 to 5 (scope, key, ttl, fingerprint, lease, and from 1.2
+// attempt: the 1.0 and 1.1 declarations, before ALTER EXTENSION UPDATE, pass
+// five), checked.
+struct ClaimRequest {
+  GuardKey guard_key;
   Interval* ttl = nullptr;
-  text* fingerprint = nullptr;
   Interval* lease = nullptr;
+  ClaimWrite write;
 };
 
-ClaimArguments claim_arguments(FunctionCallInfo fcinfo) {
-  ClaimArguments arguments;
-  arguments.ttl = interval_argument(fcinfo, 2);
-  arguments.fingerprint = text_argument(fcinfo, 3);
-  arguments.lease = interval_argument(fcinfo, 4);
-  core::require_fingerprint(text_view(arguments.fingerprint));
-  TimestampTz now = current_instant();
-  if (arguments.ttl != nullptr) {
-    core::require_positive_duration("ttl", now, add_interval(now, arguments.ttl));
-  }
-  if (arguments.lease != nullptr) {
-    core::require_positive_duration("lease", now, add_interval(now, arguments.lease));
-  }
-  return arguments;
-}
-
-// Explicit ttl > the scope's retention policy > idempotency.default_ttl.
-ClaimDurations resolve_durations(const ClaimArguments& arguments, std::string_view scope) {
-  ClaimDurations durations;
-  if (arguments.ttl != nullptr) {
-    durations.ttl = *arguments.ttl;
-  } else if (std::optional<Interval> policy = retention_policy_ttl(scope)) {
-    durations.ttl = *policy;
-  } else {
-    durations.ttl = default_ttl_interval();
-  }
-  if (arguments.lease != nullptr) durations.lease = *arguments.lease;
-  return durations;
-}
-
-// Sets the claim's times as of `now`.
-void stamp(ClaimWrite& write, ClaimDurations& durations, TimestampTz now) {
-  write.now = now;
-  write.expires_at = add_interval(now, &durations.ttl);
-  write.lease_expires_at.reset();
-  if (durations.lease) write.lease_expires_at = add_interval(now, &*durations.lease);
-}
-
-// A claim that waited (for a competitor's transaction, or a row lock) longer
-// than this has its times stamped again from the moment it won the guard.
-constexpr TimestampTz kRestampAfterMicroseconds = 1000;
-
-// The insert or takeover may have waited for a competitor that then rolled
-// back. The guard's ttl and lease run from when it was won, not from when the
-// call began, or the wait would eat into them and a second claimer could take
-// over a lease that has barely started.
-void stamp_when_won(GuardStoreSession& session, ClaimWrite& write, ClaimDurations& durations) {
-  TimestampTz won_at = current_instant();
-  if (won_at - write.now <= kRestampAfterMicroseconds) return;
-  core::StoredGuard ours;
-  ours.status = core::GuardStatus::kPending;
-  ours.claim_token = write.claim_token;
-  ours.expires_at = write.expires_at;
-  stamp(write, durations, won_at);
-  // Our own uncommitted row: nobody else can have changed it.
-  if (!take_over_guard(session, write, ours)) {
-    throw std::logic_error("could not stamp a guard this claim holds");
-  }
-}
-
-ClaimResult claim(FunctionCallInfo fcinfo, OutcomeColumn outcome) {
-  GuardKey guard_key = guard_key_arguments(fcinfo);
-  ClaimArguments arguments = claim_arguments(fcinfo);
+ClaimRequest claim_request(FunctionCallInfo fcinfo) {
+  ClaimRequest request;
+  request.guard_key = guard_key_arguments(fcinfo);
+  request.ttl = interval_argument(fcinfo, 2);
+  text* fingerprint = text_argument(fcinfo, 3);
+  request.lease = interval_argument(fcinfo, 4);
+  text* attempt = PG_NARGS() > 5 ? text_argument(fcinfo, 5) : nullptr;
+  core::require_fingerprint(text_view(fingerprint));
+  require_claim_durations(request.ttl, request.lease);
+  bytea* attempt_digest = pg::attempt_digest(attempt);
   require_writable("claim a guard");
-  ClaimWrite write;
-  write.scope = guard_key.scope;
-  write.key = guard_key.key;
-  write.fingerprint = arguments.fingerprint;
-  write.claim_token = new_claim_token();
+  request.write.scope = request.guard_key.scope;
+  request.write.key = request.guard_key.key;
+  request.write.fingerprint = fingerprint;
+  request.write.attempt_digest = attempt_digest;
+  request.write.claim_token = new_claim_token();
+  return request;
+}
 
+// One claim, as of now, with a snapshot of its own (under READ COMMITTED).
+ClaimResult claim_once(ClaimRequest& request, OutcomeColumn outcome) {
   GuardStoreSession session = open_guard_store(Statements::kConnectOnDemand, RowExclusiveLock);
-  require_scope_access(session, guard_key.scope_view);
-  ClaimDurations durations = resolve_durations(arguments, guard_key.scope_view);
-  stamp(write, durations, current_instant());
-  for (int attempt = 0; attempt < core::kMaxWriteAttempts; ++attempt) {
-    ItemPointerData conflict;
-    bool won = insert_guard(session, write, &conflict);
-    if (!won) {
-      GuardRow existing = read_guard(session, write.scope, write.key, outcome, &conflict);
-      if (!existing.found) continue;               // deleted since the insert saw it
-      stamp(write, durations, current_instant());  // the insert may have waited
-      switch (core::decide_claim(existing.guard, text_view(write.fingerprint), write.now)) {
-        case core::ClaimDecision::kAlreadyClaimed: {
-          close_guard_store(session);
-          ClaimResult result;
-          result.existing = existing;
-          return result;
-        }
-        case core::ClaimDecision::kKeyReused:
-          throw core::key_reused_error(guard_key.scope_view, guard_key.key_view);
-        case core::ClaimDecision::kTakeOver:
-          won = take_over_guard(session, write, existing.guard);
-          break;
-      }
-    }
-    if (won) {
-      stamp_when_won(session, write, durations);
-      close_guard_store(session);
-      ClaimResult result;
-      result.claimed = true;
-      result.claim_token = write.claim_token;
-      result.claimed_at = write.now;
-      result.expires_at = write.expires_at;
-      return result;
-    }
+  require_scope_access(session, request.guard_key.scope_view);
+  ClaimDurations durations =
+      resolve_durations(request.ttl, request.lease, request.guard_key.scope_view);
+  ClaimResult result = claim_key(session, request.write, durations, outcome);
+  close_guard_store(session);
+  return result;
+}
+
+bool blocked_by_pending(const ClaimResult& result) {
+  return !result.claimed && result.existing.guard.status == core::GuardStatus::kPending;
+}
+
+// Argument 6 of claim_or_lookup: how long to wait (0: not at all). Absent
+// when a 1.1 declaration (five arguments) calls this library before
+// ALTER EXTENSION ... UPDATE.
+std::int64_t wait_argument(FunctionCallInfo fcinfo) {
+  constexpr int kWaitArgument = 6;
+  if (PG_NARGS() <= kWaitArgument) return 0;
+  Interval* wait = interval_argument(fcinfo, kWaitArgument);
+  if (wait == nullptr) return 0;
+  TimestampTz now = current_instant();
+  std::int64_t microseconds = core::require_wait(now, add_interval(now, wait));
+  if (microseconds == 0) return 0;
+  if (!wait_slots_available()) {
+    throw core::GuardError(core::SqlState::kObjectNotInPrerequisiteState,
+                           "claim_or_lookup cannot wait: idempotency is not preloaded",
+                           "Waiting needs the shared memory of shared_preload_libraries.",
+                           "Add idempotency to shared_preload_libraries and restart, or pass no "
+                           "wait.");
   }
-  throw core::write_retries_exhausted_error(guard_key.scope_view, guard_key.key_view);
+  // A transaction snapshot would never see the first attempt's answer.
+  if (IsolationUsesXactSnapshot()) {
+    throw core::GuardError(core::SqlState::kObjectNotInPrerequisiteState,
+                           "claim_or_lookup cannot wait under REPEATABLE READ or SERIALIZABLE",
+                           "The transaction's snapshot cannot see an outcome recorded after it "
+                           "began.",
+                           "Call it in a READ COMMITTED transaction (or autocommit), or pass no "
+                           "wait.");
+  }
+  return microseconds;
+}
+
+// claim_once() in `context`, emptied first: a wait may re-check many times
+// (every commit on a key that shares the slot wakes it), and only the last
+// answer is kept.
+ClaimResult claim_again_in(MemoryContext context, ClaimRequest& request) {
+  MemoryContextReset(context);
+  MemoryContext caller_context = MemoryContextSwitchTo(context);
+  try {
+    ClaimResult result = claim_once(request, OutcomeColumn::kCopy);
+    MemoryContextSwitchTo(caller_context);
+    return result;
+  } catch (...) {
+    MemoryContextSwitchTo(caller_context);
+    throw;
+  }
+}
+
+// While the guard in the way is pending: sleeps until its owner's
+// transaction commits an outcome or a release (the commit wakes the key's
+// slot), its lease or ttl runs out, or `deadline` passes, and claims again.
+// The answer is what a call at that moment gets; it lives in a child of the
+// caller's memory context.
+ClaimResult wait_for_answer(ClaimRequest& request, TimestampTz deadline) {
+  MemoryContext recheck_context = call_pg([]() noexcept {
+    return AllocSetContextCreate(CurrentMemoryContext, "idempotency claim wait",
+                                 ALLOCSET_SMALL_SIZES);
+  });
+  SlotWait slot_wait(wait_slot_index(request.guard_key.scope_view, request.guard_key.key_view));
+  // Again now that wake-ups are caught: a commit just before would be missed.
+  ClaimResult result = claim_again_in(recheck_context, request);
+  while (blocked_by_pending(result) && current_instant() < deadline) {
+    slot_wait.sleep_until(core::next_wake_up(result.existing.guard, deadline));
+    result = claim_again_in(recheck_context, request);
+  }
+  return result;
 }
 
 }  // namespace
 
 IDEMPOTENCY_SQL_FUNCTION(idempotency_claim_guard) {
-  return BoolGetDatum(claim(fcinfo, OutcomeColumn::kSkip).claimed);
+  ClaimRequest request = claim_request(fcinfo);
+  ClaimResult result = claim_once(request, OutcomeColumn::kSkip);
+  if (!result.claimed) count_refusal(request.guard_key.scope_view, result, OutcomeColumn::kSkip);
+  return BoolGetDatum(result.claimed);
 }
 
+// Arguments: scope, key, ttl, fingerprint, lease, attempt, wait.
 IDEMPOTENCY_SQL_FUNCTION(idempotency_claim_or_lookup) {
-  ClaimResult result = claim(fcinfo, OutcomeColumn::kCopy);
-  // claimed, claim_token, status, outcome, claimed_at, completed_at, expires_at
-  constexpr int kColumns = 7;
-  Datum values[kColumns] = {};
-  bool nulls[kColumns] = {};
-  values[0] = BoolGetDatum(result.claimed);
-  if (result.claimed) {
-    values[1] = Int64GetDatum(result.claim_token);
-    values[2] = text_datum(core::status_name(core::GuardStatus::kPending));
-    nulls[3] = true;
-    values[4] = TimestampTzGetDatum(result.claimed_at);
-    nulls[5] = true;
-    values[6] = TimestampTzGetDatum(result.expires_at);
-  } else {
-    const GuardRow& existing = result.existing;
-    nulls[1] = true;
-    values[2] = text_datum(core::status_name(existing.guard.status));
-    values[3] = PointerGetDatum(existing.outcome);
-    nulls[3] = existing.outcome == nullptr;
-    values[4] = TimestampTzGetDatum(existing.claimed_at);
-    values[5] = TimestampTzGetDatum(existing.completed_at.value_or(0));
-    nulls[5] = !existing.completed_at;
-    values[6] = TimestampTzGetDatum(existing.guard.expires_at);
+  ClaimRequest request = claim_request(fcinfo);
+  std::int64_t wait = wait_argument(fcinfo);
+  TimestampTz deadline = current_instant() + wait;
+  ClaimResult result = claim_once(request, OutcomeColumn::kCopy);
+  if (wait > 0 && blocked_by_pending(result)) {
+    count_event(request.guard_key.scope_view, core::GuardEvent::kWaited);
+    result = wait_for_answer(request, deadline);
   }
-  begin_result_rows(fcinfo, kColumns);
+  // Once, for the answer given: a wait claims again each time it wakes.
+  if (!result.claimed) count_refusal(request.guard_key.scope_view, result, OutcomeColumn::kCopy);
+  Datum values[kClaimStateColumns] = {};
+  bool nulls[kClaimStateColumns] = {};
+  fill_claim_state(result, values, nulls);
+  begin_result_rows(fcinfo, kClaimStateColumns);
   add_result_row(fcinfo, values, nulls);
   return static_cast<Datum>(0);
 }

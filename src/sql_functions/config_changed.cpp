@@ -1,5 +1,5 @@
 // idempotency.config_changed(): the statement trigger on the configuration
-// tables (scope_access, retention_policies). However a table changed (the
+// tables (scope_access, retention_policies, scope_limits). However a table changed (the
 // extension's functions, a restore, a superuser's DML), every backend
 // reloads its cache in its next transaction after this one commits. On a Citus
 // node the trigger fires on a shard placement (retention_policies_102008), while
@@ -22,10 +22,10 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_config_changed) {
                            "idempotency.config_changed() must be called as a trigger");
   }
   auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
-  call_pg([&] {
+  call_pg([&]() noexcept {
     CacheInvalidateRelcacheByRelid(RelationGetRelid(trigger->tg_relation));
     const Oid schema = get_namespace_oid("idempotency", true);
-    for (const char* name : {"retention_policies", "scope_access"}) {
+    for (const char* name : {"retention_policies", "scope_access", "scope_limits"}) {
       const Oid table = OidIsValid(schema) ? get_relname_relid(name, schema) : InvalidOid;
       if (OidIsValid(table)) CacheInvalidateRelcacheByRelid(table);
     }

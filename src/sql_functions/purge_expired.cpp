@@ -5,6 +5,7 @@
 #include "pg/error_boundary.hpp"
 #include "pg/guard_store.hpp"
 #include "pg/purge.hpp"
+#include "pg/scope_table.hpp"
 #include "pg/server_state.hpp"
 #include "pg/worker_settings.hpp"
 
@@ -37,5 +38,6 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_purge_expired) {
     if (batch < limit) break;
   }
   close_guard_store(session);
+  count_unscoped_event(core::GuardEvent::kPurgedByHand, static_cast<std::uint64_t>(deleted));
   return Int64GetDatum(deleted);
 }

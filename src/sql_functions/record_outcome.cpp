@@ -3,10 +3,12 @@
 #include "core/guard_rules.hpp"
 #include "core/input_validation.hpp"
 #include "pg/arguments.hpp"
+#include "pg/commit_wakeups.hpp"
 #include "pg/error_boundary.hpp"
 #include "pg/guard_key.hpp"
 #include "pg/guard_store.hpp"
 #include "pg/scope_access.hpp"
+#include "pg/scope_table.hpp"
 #include "pg/server_state.hpp"
 #include "pg/settings.hpp"
 
@@ -18,7 +20,7 @@ namespace {
 // jsonb equality, so key order and white space do not make a retry "different".
 bool same_outcome(Jsonb* stored, Jsonb* requested) {
   if (stored == nullptr || requested == nullptr) return stored == requested;
-  return call_pg([&] {
+  return call_pg([&]() noexcept {
     return DatumGetBool(
         DirectFunctionCall2(jsonb_eq, PointerGetDatum(stored), PointerGetDatum(requested)));
   });
@@ -42,6 +44,10 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_record_outcome) {
   require_scope_access(session, guard_key.scope_view);
   for (int attempt = 0; attempt < core::kMaxWriteAttempts; ++attempt) {
     if (complete_guard(guard_key.scope, guard_key.key, status, outcome, claim_token, now)) {
+      count_event(guard_key.scope_view, status == core::GuardStatus::kSucceeded
+                                            ? core::GuardEvent::kSucceeded
+                                            : core::GuardEvent::kFailed);
+      wake_waiters_at_commit(guard_key.scope_view, guard_key.key_view);
       close_guard_store(session);
       return BoolGetDatum(true);
     }
@@ -51,10 +57,13 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_record_outcome) {
     bool same = existing.found && same_outcome(existing.outcome, outcome);
     switch (core::decide_record(stored, claim_token, status, same, now)) {
       case core::RecordDecision::kNoLiveGuard:
+        count_event(guard_key.scope_view, core::GuardEvent::kNoLiveGuard);
         throw core::no_live_guard_error(guard_key.scope_view, guard_key.key_view);
       case core::RecordDecision::kStaleClaimToken:
+        count_event(guard_key.scope_view, core::GuardEvent::kStaleOwnerFenced);
         throw core::stale_claim_token_error(guard_key.scope_view, guard_key.key_view);
       case core::RecordDecision::kConflictingOutcome:
+        count_event(guard_key.scope_view, core::GuardEvent::kOutcomeAlreadyRecorded);
         throw core::conflicting_outcome_error(guard_key.scope_view, guard_key.key_view);
       case core::RecordDecision::kAlreadyRecorded:
         close_guard_store(session);

@@ -23,8 +23,9 @@ using namespace idempotency::pg;
 namespace {
 
 std::string grant_statement(Oid function, Oid grantee, bool grantable) {
-  const char* function_name = call_pg([&] { return format_procedure_qualified(function); });
-  const char* grantee_name = grantee == InvalidOid ? "PUBLIC" : call_pg([&] {
+  const char* function_name =
+      call_pg([&]() noexcept { return format_procedure_qualified(function); });
+  const char* grantee_name = grantee == InvalidOid ? "PUBLIC" : call_pg([&]() noexcept {
     return quote_identifier(GetUserNameFromId(grantee, false));
   });
   return std::string("GRANT EXECUTE ON FUNCTION ") + function_name + " TO " + grantee_name +
@@ -42,7 +43,7 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_regrant_execute) {
   std::string statement = grant_statement(PG_GETARG_OID(0), PG_GETARG_OID(1), PG_GETARG_BOOL(2));
   creating_extension = false;
   try {
-    call_pg([&] {
+    call_pg([&]() noexcept {
       connect_spi();
       if (SPI_execute(statement.c_str(), false, 0) != SPI_OK_UTILITY) {
         elog(ERROR, "idempotency: could not run %s", statement.c_str());

@@ -2,10 +2,12 @@
 #include "core/guard_conflicts.hpp"
 #include "core/guard_rules.hpp"
 #include "pg/arguments.hpp"
+#include "pg/commit_wakeups.hpp"
 #include "pg/error_boundary.hpp"
 #include "pg/guard_key.hpp"
 #include "pg/guard_store.hpp"
 #include "pg/scope_access.hpp"
+#include "pg/scope_table.hpp"
 #include "pg/server_state.hpp"
 
 using namespace idempotency;
@@ -22,21 +24,25 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_release_guard) {
   require_scope_access(session, guard_key.scope_view);
   for (int attempt = 0; attempt < core::kMaxWriteAttempts; ++attempt) {
     if (delete_pending_guard(guard_key.scope, guard_key.key, claim_token, now)) {
+      count_event(guard_key.scope_view, core::GuardEvent::kReleased);
+      wake_waiters_at_commit(guard_key.scope_view, guard_key.key_view);
       close_guard_store(session);
       return BoolGetDatum(true);
     }
     GuardRow existing = read_guard(session, guard_key.scope, guard_key.key, OutcomeColumn::kSkip);
     std::optional<core::StoredGuard> stored;
     if (existing.found) stored = existing.guard;
-    switch (core::decide_release(stored, claim_token, now)) {
-      case core::ReleaseDecision::kNothingToRelease:
+    switch (core::decide_owner_write(stored, claim_token, now)) {
+      case core::OwnerDecision::kNoLiveGuard:
         close_guard_store(session);
         return BoolGetDatum(false);
-      case core::ReleaseDecision::kStaleClaimToken:
+      case core::OwnerDecision::kStaleClaimToken:
+        count_event(guard_key.scope_view, core::GuardEvent::kStaleOwnerFenced);
         throw core::stale_claim_token_error(guard_key.scope_view, guard_key.key_view);
-      case core::ReleaseDecision::kOutcomeRecorded:
+      case core::OwnerDecision::kOutcomeRecorded:
+        count_event(guard_key.scope_view, core::GuardEvent::kOutcomeAlreadyRecorded);
         throw core::release_completed_error(guard_key.scope_view, guard_key.key_view);
-      case core::ReleaseDecision::kRetry:
+      case core::OwnerDecision::kRetry:
         break;
     }
   }

@@ -17,7 +17,7 @@ namespace {
 // re-date in batches of their own transactions; otherwise the caller's
 // transaction does it.
 bool purge_worker_running_here() {
-  const char* database = call_pg([] { return get_database_name(MyDatabaseId); });
+  const char* database = call_pg([]() noexcept { return get_database_name(MyDatabaseId); });
   int index = find_worker_slot(database);
   if (index < 0) return false;
   PurgeWorkerSlot slot = read_worker_slot(index);
@@ -38,8 +38,11 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_set_retention) {
   core::require_positive_duration("ttl", now, add_interval(now, ttl));
   require_writable("set a retention policy");
 
-  bool in_background = apply_to_existing && purge_worker_running_here();
   GuardStoreSession session = open_guard_store();
+  // Distributed guards are re-dated on every shard at once, here: a node's
+  // purge worker would re-date its own shards only.
+  bool in_background = apply_to_existing && purge_worker_running_here() &&
+                       !call_pg([]() noexcept { return guards_distributed(); });
   upsert_retention_policy(scope, ttl, in_background, now);
   if (apply_to_existing && !in_background) {
     while (redate_scope_batch(scope, ttl, now, now, purge_batch_size) > 0) {

@@ -5,10 +5,6 @@
 #include "pg/scope_access.hpp"
 #include "pg/server_state.hpp"
 
-extern "C" {
-#include "utils/array.h"
-}
-
 using namespace idempotency;
 using namespace idempotency::pg;
 
@@ -16,12 +12,7 @@ namespace {
 
 // Checks every pattern of a text[] argument; raises on a NULL or bad one.
 void require_patterns(ArrayType* patterns) {
-  Datum* elements = nullptr;
-  bool* nulls = nullptr;
-  int count = 0;
-  call_pg([&] {
-    deconstruct_array(patterns, TEXTOID, -1, false, TYPALIGN_INT, &elements, &nulls, &count);
-  });
+  auto [elements, nulls, count] = text_array_elements(patterns);
   if (count == 0) {
     throw core::GuardError(core::SqlState::kInvalidParameterValue, "patterns must not be empty", {},
                            "To lift a role's restriction, use idempotency.unrestrict_scopes().");
@@ -44,7 +35,7 @@ Oid role_argument(FunctionCallInfo fcinfo) {
 IDEMPOTENCY_SQL_FUNCTION(idempotency_restrict_scopes) {
   Oid role = role_argument(fcinfo);
   core::require_not_null("patterns", PG_ARGISNULL(1));
-  ArrayType* patterns = call_pg([&] { return PG_GETARG_ARRAYTYPE_P(1); });
+  ArrayType* patterns = call_pg([&]() noexcept { return PG_GETARG_ARRAYTYPE_P(1); });
   require_patterns(patterns);
   require_writable("restrict scopes");
   GuardStoreSession session = open_guard_store();

@@ -21,7 +21,8 @@ struct StatusRow {
 StatusRow not_running_row(const char* database, const char* reason) {
   StatusRow row;
   for (bool& is_null : row.nulls) is_null = true;
-  row.values[0] = call_pg([&] { return DirectFunctionCall1(namein, CStringGetDatum(database)); });
+  row.values[0] =
+      call_pg([&]() noexcept { return DirectFunctionCall1(namein, CStringGetDatum(database)); });
   row.nulls[0] = false;
   row.values[1] = BoolGetDatum(false);
   row.nulls[1] = false;
@@ -62,7 +63,7 @@ StatusRow slot_row(const PurgeWorkerSlot& slot) {
 
 IDEMPOTENCY_SQL_FUNCTION(idempotency_worker_status) {
   begin_result_rows(fcinfo, kColumns);
-  const char* here = call_pg([] { return get_database_name(MyDatabaseId); });
+  const char* here = call_pg([]() noexcept { return get_database_name(MyDatabaseId); });
   if (!worker_registry_available()) {
     StatusRow row = not_running_row(
         here, "not loaded: add idempotency to shared_preload_libraries and restart the server");

@@ -35,6 +35,9 @@ namespace {
 constexpr int64 kRestartDelayMs = 5 * 1000;
 // How often a missing database is looked for again.
 constexpr int64 kMissingDatabaseRecheckMs = 10 * 1000;
+// How often a restarted launcher looks whether an earlier launcher's worker
+// has gone.
+constexpr int64 kLeftoverWorkerRecheckMs = 1000;
 
 struct WorkerTracking {
   BackgroundWorkerHandle* handle = nullptr;
@@ -48,7 +51,7 @@ struct WorkerTracking {
 // indexes (they need pg_class): it scans the shared catalog, as the
 // autovacuum launcher does.
 bool database_exists(const char* name) {
-  return call_pg([&] {
+  return call_pg([&]() noexcept {
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
     (void)GetTransactionSnapshot();
@@ -90,6 +93,12 @@ int64 tend_worker(int index, WorkerTracking& tracking, TimestampTz now) {
   if (now < tracking.retry_at) return (tracking.retry_at - now + 999) / 1000;
 
   PurgeWorkerSlot slot = read_worker_slot(index);
+  // A launcher that restarted (after an ERROR, or a pg_terminate_backend)
+  // finds its predecessor's workers still running: the postmaster does not
+  // stop dynamic workers with their launcher. It signals nobody (a PID read
+  // from shared memory could be recycled by then); it starts the database's
+  // worker once the old one has gone, which it is not told about, so it looks.
+  if (slot.pid != 0) return kLeftoverWorkerRecheckMs;
   if (!database_exists(slot.database)) {
     set_worker_state(index, PurgeWorkerState::kDatabaseMissing);
     if (!tracking.reported_missing) {
@@ -118,36 +127,12 @@ int64 tend_worker(int index, WorkerTracking& tracking, TimestampTz now) {
   return 60 * 1000;
 }
 
-// A launcher that restarts (after an ERROR, or a pg_terminate_backend) finds
-// its predecessor's workers still running: the postmaster does not stop
-// dynamic workers with their launcher. It stops them before starting its own,
-// so there is never more than one worker per database.
-void stop_leftover_workers() {
-  constexpr int kWaitSteps = 300;  // 30 s in steps of 100 ms
-  for (int step = 0; step < kWaitSteps; ++step) {
-    bool any_left = false;
-    for (int index = 0; index < worker_registry_slot_count(); ++index) {
-      pid_t pid = read_worker_slot(index).pid;
-      if (pid == 0) continue;
-      any_left = true;
-      if (step == 0) kill(pid, SIGTERM);
-    }
-    if (!any_left) return;
-    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100,
-                    PG_WAIT_EXTENSION);
-    ResetLatch(MyLatch);
-    worker::handle_worker_interrupts();
-  }
-  ereport(WARNING, (errmsg("idempotency: purge workers of an earlier launcher did not stop")));
-}
-
 void launcher_main(Datum /*unused*/) {
   pqsignal(SIGHUP, SignalHandlerForConfigReload);
   pqsignal(SIGTERM, die);
   BackgroundWorkerUnblockSignals();
   BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
   pgstat_report_appname("idempotency launcher");
-  stop_leftover_workers();
 
   WorkerTracking tracking[core::kMaxPurgeDatabases];
   for (;;) {

@@ -26,13 +26,13 @@ bool run_in_own_transaction(Work&& work) {
   MemoryContext caller_context = CurrentMemoryContext;
   bool failed = false;
   try {
-    pg::call_pg([] {
+    pg::call_pg([]() noexcept {
       SetCurrentStatementStartTimestamp();
       StartTransactionCommand();
       PushActiveSnapshot(GetTransactionSnapshot());
     });
     work();
-    pg::call_pg([] {
+    pg::call_pg([]() noexcept {
       PopActiveSnapshot();
       CommitTransactionCommand();
       // A background worker's table statistics are otherwise only sent at

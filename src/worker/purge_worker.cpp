@@ -8,6 +8,7 @@
 #include "pg/guard_store.hpp"
 #include "pg/purge.hpp"
 #include "pg/retention_store.hpp"
+#include "pg/scope_table.hpp"
 #include "pg/worker_registry.hpp"
 #include "pg/worker_settings.hpp"
 #include "worker/own_transaction.hpp"
@@ -43,13 +44,13 @@ int slot_index = -1;
 void clear_slot_pid(int /*code*/, Datum /*argument*/) { set_worker_pid(slot_index, 0); }
 
 bool extension_installed() {
-  return call_pg([] { return OidIsValid(get_extension_oid("idempotency", true)); });
+  return call_pg([]() noexcept { return OidIsValid(get_extension_oid("idempotency", true)); });
 }
 
 // lock_timeout for this transaction only; statement timeout armed by hand,
 // because SPI statements are not client statements and do not arm it.
 void arm_batch_timeouts() {
-  call_pg([] {
+  call_pg([]() noexcept {
     char value[32];
     snprintf(value, sizeof value, "%d", purge_lock_timeout_ms);
     set_config_option("lock_timeout", value, PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0,
@@ -61,7 +62,7 @@ void arm_batch_timeouts() {
 }
 
 void disarm_batch_timeouts() {
-  call_pg([] { disable_timeout(STATEMENT_TIMEOUT, false); });
+  call_pg([]() noexcept { disable_timeout(STATEMENT_TIMEOUT, false); });
 }
 
 enum class RunResult { kDone, kNoExtension, kFailed };
@@ -86,6 +87,7 @@ RunResult purge_expired_guards(int64* deleted_this_run) {
     });
     if (!ok) return RunResult::kFailed;
     if (missing) return RunResult::kNoExtension;
+    count_unscoped_event(core::GuardEvent::kPurgedByWorker, deleted);
     *deleted_this_run += static_cast<int64>(deleted);
     set_worker_progress(slot_index, *deleted_this_run, static_cast<int64>(deleted));
     if (deleted < static_cast<uint64>(batch_size)) return RunResult::kDone;
@@ -174,7 +176,15 @@ void purge_worker_main(Datum slot_argument) {
   pgstat_report_appname("idempotency purge worker");
   lower_cpu_priority();
   worker::pin_worker_transaction_settings();
-  set_worker_pid(slot_index, MyProcPid);
+  // The autoprewarm rule: a worker that finds another registered for its
+  // database (started by an earlier launcher) leaves it be and exits. A
+  // registered PID is always a live worker: each clears it on exit, and a
+  // crash resets the registry.
+  if (!claim_worker_slot(slot_index, MyProcPid)) {
+    ereport(LOG, (errmsg("idempotency: the purge worker of \"%s\" already runs (PID %d)",
+                         slot.database, static_cast<int>(read_worker_slot(slot_index).pid))));
+    proc_exit(0);
+  }
   before_shmem_exit(clear_slot_pid, 0);
 
   MemoryContext run_context =

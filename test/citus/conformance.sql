@@ -37,3 +37,17 @@ SET ROLE conf_client;
 SELECT idempotency.claim_guard('conf', :'p' || '-r');
 SELECT idempotency.claim_guard('other', :'p' || '-r');
 RESET ROLE;
+-- 1.2: leases extended by their owner, batch claims, fingerprints
+SELECT claim_token AS token FROM idempotency.claim_or_lookup('conf', :'p' || '-x', lease => '1 hour') \gset
+SELECT idempotency.extend_lease('conf', :'p' || '-x', :token, '2 hours') > now() + '1 hour';
+SELECT idempotency.extend_lease('conf', :'p' || '-x', :token + 1, '1 hour');
+SELECT idempotency.record_outcome('conf', :'p' || '-x', 'succeeded', claim_token => :token + 1);
+SELECT idempotency.record_outcome('conf', :'p' || '-x', 'succeeded', claim_token => :token);
+SELECT idempotency.extend_lease('conf', :'p' || '-none', 1, '1 hour');
+SELECT ord, claimed, status FROM idempotency.claim_guards('conf', ARRAY[:'p' || '-b1', :'p' || '-b2', :'p' || '-x']);
+SELECT idempotency.claim_guards('conf', ARRAY[NULL]);
+SELECT idempotency.fingerprint('{"b": 1, "a": [1, 2]}');
+SELECT idempotency.fingerprint('{"a": 1}', ARRAY['no pointer']);
+SELECT claimed, status FROM idempotency.claim_or_lookup('conf', :'p' || '-t', attempt => 'attempt-0123456789');
+SELECT claimed, status FROM idempotency.claim_or_lookup('conf', :'p' || '-t', attempt => 'attempt-0123456789');
+SELECT claimed, status FROM idempotency.claim_or_lookup('conf', :'p' || '-t', attempt => 'attempt-9876543210');

@@ -139,8 +139,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (record == core::RecordDecision::kAlreadyRecorded) {
     require(same && existing->status == requested);
   }
-  core::ReleaseDecision release = core::decide_release(existing, token, now);
-  if (release == core::ReleaseDecision::kRetry) {
+  core::OwnerDecision release = core::decide_owner_write(existing, token, now);
+  if (release == core::OwnerDecision::kRetry) {
     require(existing->status == core::GuardStatus::kPending);
   }
 

@@ -20,10 +20,17 @@ std::string missing_server_environment() {
          "against a throwaway cluster.";
 }
 
-Connection::Connection(const std::string& application_name) {
-  const char* keywords[] = {"fallback_application_name", nullptr};
-  const char* values[] = {application_name.c_str(), nullptr};
-  conn_ = PQconnectdbParams(keywords, values, 0);
+Connection::Connection(const std::string& application_name,
+                       const std::vector<std::pair<std::string, std::string>>& settings) {
+  std::vector<const char*> keywords = {"fallback_application_name"};
+  std::vector<const char*> values = {application_name.c_str()};
+  for (const auto& [keyword, value] : settings) {
+    keywords.push_back(keyword.c_str());
+    values.push_back(value.c_str());
+  }
+  keywords.push_back(nullptr);
+  values.push_back(nullptr);
+  conn_ = PQconnectdbParams(keywords.data(), values.data(), 0);
 }
 
 Connection::~Connection() {

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace idempotency::integration {
@@ -32,8 +33,10 @@ std::string missing_server_environment();
 
 class Connection {
  public:
-  // Connects with the libpq environment (PGHOST, PGPORT, PGUSER, PGDATABASE).
-  explicit Connection(const std::string& application_name);
+  // Connects with the libpq environment (PGHOST, PGPORT, PGUSER, PGDATABASE);
+  // `settings` (libpq keyword, value) override it, e.g. host and port.
+  explicit Connection(const std::string& application_name,
+                      const std::vector<std::pair<std::string, std::string>>& settings = {});
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

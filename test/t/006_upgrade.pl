@@ -15,6 +15,8 @@ $node->start;
 $node->safe_psql('postgres', q{
   CREATE ROLE app LOGIN;
   CREATE ROLE reporting LOGIN;
+  CREATE ROLE dba LOGIN;
+  CREATE ROLE auditor LOGIN;
   CREATE DATABASE upgraded;
   CREATE DATABASE fresh;
 });
@@ -25,9 +27,13 @@ is($node->safe_psql('fresh', q{SELECT extversion FROM pg_extension WHERE extname
 $node->safe_psql('upgraded', q{
   CREATE EXTENSION idempotency VERSION '1.0';
   SELECT idempotency.grant_client('app');
+  SELECT idempotency.grant_admin('dba');
   -- a DBA's own grant of one function, beside grant_client
   GRANT USAGE ON SCHEMA idempotency TO reporting;
   GRANT EXECUTE ON FUNCTION idempotency.lookup(text, text) TO reporting WITH GRANT OPTION;
+  GRANT USAGE ON SCHEMA idempotency TO auditor;
+  GRANT EXECUTE ON FUNCTION idempotency.claim_or_lookup(text, text, interval, text, interval)
+    TO auditor WITH GRANT OPTION;
   SELECT idempotency.claim_guard('payments', 'k-' || i) FROM generate_series(1, 20) AS i;
   SELECT idempotency.record_outcome('payments', 'k-' || i, 'succeeded', jsonb_build_object('n', i))
     FROM generate_series(1, 10) AS i;
@@ -45,6 +51,19 @@ is($node->safe_psql('upgraded',
 $node->safe_psql('upgraded', q{ALTER EXTENSION idempotency UPDATE TO '1.1'});
 is($node->safe_psql('upgraded',
      q{SELECT extversion FROM pg_extension WHERE extname = 'idempotency'}), '1.1', 'updated to 1.1');
+# The 1.2 library runs a 1.1 table (no attempt_digest column yet), directly and through SQL.
+is($node->safe_psql('upgraded', q{
+  SELECT string_agg(claimed::text, ',') FROM (
+    SELECT claimed FROM idempotency.claim_or_lookup('payments', 'k-30')
+    UNION ALL SELECT claimed FROM idempotency.claim_or_lookup('payments', 'k-30')) AS c}),
+   'true,false', '1.1 table: claims on the direct path');
+is($node->safe_psql('upgraded', q{SET idempotency.direct_access = off;
+  SELECT string_agg(claimed::text, ',') FROM (
+    SELECT claimed FROM idempotency.claim_or_lookup('payments', 'k-31')
+    UNION ALL SELECT claimed FROM idempotency.claim_or_lookup('payments', 'k-31')) AS c}),
+   'true,false', '1.1 table: claims through SQL');
+$node->safe_psql('upgraded',
+  q{DELETE FROM idempotency.guards WHERE key IN ('k-30', 'k-31')});
 $node->safe_psql('upgraded', q{ALTER EXTENSION idempotency UPDATE});
 is($node->safe_psql('upgraded',
      q{SELECT extversion FROM pg_extension WHERE extname = 'idempotency'}), '1.2', 'updated to 1.2');
@@ -82,6 +101,16 @@ is($node->safe_psql('upgraded', q{SET ROLE app;
 is($node->safe_psql('upgraded', q{SET ROLE reporting;
   SELECT status FROM idempotency.lookup('payments', 'k-15')}), 'pending',
    'a DBA\'s own grant of lookup is kept');
+# 1.2: claim_guards() goes to whoever may call claim_or_lookup.
+is($node->safe_psql('upgraded', q{SET ROLE app;
+  SELECT string_agg(claimed::text || '/' || coalesce(outcome->>'n', '-'), ',' ORDER BY ord)
+    FROM idempotency.claim_guards('payments', ARRAY['k-4', 'k-15', 'k-21'])}),
+   'false/4,false/-,true/-', 'grant_client role: claim_guards works after the update');
+$node->psql('upgraded', q{SET ROLE reporting;
+  SELECT * FROM idempotency.claim_guards('payments', ARRAY['k-22'])},
+  stdout => \$stdout, stderr => \$stderr);
+like($stderr, qr/permission denied for function claim_guards/,
+   'claim_guards is not granted to a role without claim_or_lookup');
 $node->psql('upgraded', q{SET ROLE reporting;
   SELECT * FROM idempotency.claim_or_lookup('payments', 'k-5')},
   stdout => \$stdout, stderr => \$stderr);
@@ -90,6 +119,75 @@ like($stderr, qr/permission denied for function claim_or_lookup/,
 is($node->safe_psql('upgraded', q{SELECT has_function_privilege('reporting',
      'idempotency.lookup(text, text)', 'EXECUTE WITH GRANT OPTION')}), 't',
    'the grant option is kept');
+
+# 1.2 re-creates claim_or_lookup with `attempt` and `wait`: whoever could call it still can,
+# with the same grant option, and nobody else.
+is($node->safe_psql('upgraded', q{SET ROLE app;
+  SELECT claimed::text || '/' || status FROM idempotency.claim_or_lookup('payments', 'k-15',
+                                                                         wait => '10 ms')}),
+   'false/pending', 'grant_client role: claim_or_lookup with wait works after the update');
+is($node->safe_psql('upgraded', q{SELECT has_function_privilege('auditor',
+     'idempotency.claim_or_lookup(text, text, interval, text, interval, text, interval)',
+     'EXECUTE WITH GRANT OPTION')}), 't',
+   'a DBA\'s own grant of claim_or_lookup is kept, with its grant option');
+is($node->safe_psql('upgraded', q{SELECT has_function_privilege('reporting',
+     'idempotency.claim_or_lookup(text, text, interval, text, interval, text, interval)', 'EXECUTE')}),
+   'f', 'the new claim_or_lookup goes to nobody who could not call the old one');
+# 1.2: claims take an attempt; the re-created claim functions keep their grants.
+is($node->safe_psql('upgraded', q{SELECT count(*) FROM idempotency.guards
+  WHERE attempt_digest IS NOT NULL}), '0', 'guards claimed before the update have no attempt');
+my $attempt = q{'9a1d7c3e-upgrade-attempt-000001'};
+my $first = $node->safe_psql('upgraded', qq{SET ROLE app;
+  SELECT claimed::text || '/' || claim_token FROM idempotency.claim_or_lookup('payments', 'k-40',
+    attempt => $attempt)});
+like($first, qr{^true/\d+$}, 'grant_client role: claim_or_lookup with an attempt');
+is($node->safe_psql('upgraded', qq{SET ROLE app;
+  SELECT claimed::text || '/' || claim_token FROM idempotency.claim_or_lookup('payments', 'k-40',
+    attempt => $attempt)}), $first, 'the retry by the same attempt gets the same claim');
+is($node->safe_psql('upgraded', qq{SET ROLE app;
+  SELECT idempotency.claim_guard('payments', 'k-15', attempt => $attempt)}), 'f',
+   'an attempt does not get a guard claimed before the update');
+$node->psql('upgraded', qq{SET ROLE reporting;
+  SELECT idempotency.claim_guard('payments', 'k-41', attempt => $attempt)},
+  stdout => \$stdout, stderr => \$stderr);
+like($stderr, qr/permission denied for function claim_guard/,
+   'claim_guard stays denied to a role that could not call it');
+is($node->safe_psql('upgraded', q{SELECT string_agg(p.oid::regprocedure::text, ', '
+    ORDER BY p.oid::regprocedure::text) FROM pg_proc AS p
+  WHERE p.pronamespace = 'idempotency'::regnamespace
+    AND p.proname IN ('claim_guard', 'claim_or_lookup', 'claim_guards')}),
+   'idempotency.claim_guard(text,text,interval,text,interval,text), '
+   . 'idempotency.claim_guards(text,text[],interval,text[],interval,text), '
+   . 'idempotency.claim_or_lookup(text,text,interval,text,interval,text,interval)',
+   'the claim functions take an attempt, and the old signatures are gone');
+
+# 1.2's new client function goes to the roles that could claim, and only to them.
+my $token = $node->safe_psql('upgraded',
+  q{SELECT claim_token FROM idempotency.guards WHERE scope = 'payments' AND key = 'k-16'});
+is($node->safe_psql('upgraded', qq{SET ROLE app;
+  SELECT idempotency.extend_lease('payments', 'k-16', $token, '1 minute') IS NOT NULL}), 't',
+   'grant_client role: extend_lease works after the update');
+is($node->safe_psql('upgraded', q{SELECT has_function_privilege('reporting',
+     'idempotency.extend_lease(text, text, bigint, interval)', 'EXECUTE')}), 'f',
+   'a role that could only look up gets no extend_lease');
+
+# 1.2's counters: clients read them, admins also reset them.
+is($node->safe_psql('upgraded', q{SET ROLE app;
+  SELECT claimed_new > 0 FROM idempotency.counters WHERE scope = 'payments'}), 't',
+   'grant_client role: reads the counters after the update');
+is($node->safe_psql('upgraded', q{SET ROLE dba;
+  SELECT idempotency.reset_counters('payments')}), 't',
+   'grant_admin role: resets the counters after the update');
+is($node->safe_psql('upgraded', q{SET ROLE dba;
+  SELECT 'set' FROM idempotency.set_limits('payments', max_live => 1000);
+  SELECT idempotency.drop_limits('payments')}), "set\nt",
+   'grant_admin role: sets and drops scope limits after the update');
+is($node->safe_psql('upgraded', q{SELECT has_function_privilege('app',
+     'idempotency.set_limits(text, bigint, bigint)', 'EXECUTE')}), 'f',
+   'a client role gets no set_limits');
+is($node->safe_psql('upgraded', q{SELECT has_function_privilege('reporting',
+     'idempotency.counters_rows()', 'EXECUTE')}), 'f',
+   'a role that could only look up cannot read the counters');
 
 # A dump of the upgraded database restores with the client grants.
 my $dump = $node->basedir . '/upgraded.dump';
@@ -103,6 +201,25 @@ is($node->safe_psql('restored', q{SET ROLE app;
 is($node->safe_psql('restored', q{SET ROLE reporting;
   SELECT status FROM idempotency.lookup('payments', 'k-15')}), 'pending',
    'restored: the DBA\'s own grant is kept');
+is($node->safe_psql('restored', q{SELECT has_function_privilege('app',
+     'idempotency.extend_lease(text, text, bigint, interval)', 'EXECUTE')}), 't',
+   'restored: the grant of extend_lease made by the update is kept');
+is($node->safe_psql('restored', q{SELECT has_function_privilege('dba',
+     'idempotency.reset_counters(text)', 'EXECUTE')}), 't',
+   'restored: the grant of reset_counters made by the update is kept');
+is($node->safe_psql('restored', q{SELECT has_function_privilege('app',
+     'idempotency.counters_rows()', 'EXECUTE')}), 't',
+   'restored: the grant of counters_rows made by the update is kept');
+is($node->safe_psql('restored', q{SET ROLE app;
+  SELECT claimed FROM idempotency.claim_guards('payments', ARRAY['k-23'])}), 't',
+   'restored: the grant_client role may still call claim_guards');
+is($node->safe_psql('restored', qq{SET ROLE app;
+  SELECT claimed::text || '/' || claim_token FROM idempotency.claim_or_lookup('payments', 'k-40',
+    attempt => $attempt)}), $first, 'restored: the attempt still gets its claim back');
+
+is($node->safe_psql('restored', q{SET ROLE auditor;
+  SELECT status FROM idempotency.claim_or_lookup('payments', 'k-17', wait => '10 ms')}), 'pending',
+   'restored: the DBA\'s own grant of claim_or_lookup is kept');
 
 # regrant_execute() was the update script's own helper, and is gone.
 is($node->safe_psql('upgraded',

@@ -37,6 +37,9 @@ inline void PrintTo(ClaimDecision decision, std::ostream* os) {
     case ClaimDecision::kKeyReused:
       *os << "ClaimDecision::kKeyReused";
       return;
+    case ClaimDecision::kOwnClaim:
+      *os << "ClaimDecision::kOwnClaim";
+      return;
   }
   *os << "ClaimDecision(" << static_cast<int>(decision) << ")";
 }
@@ -62,22 +65,22 @@ inline void PrintTo(RecordDecision decision, std::ostream* os) {
   *os << "RecordDecision(" << static_cast<int>(decision) << ")";
 }
 
-inline void PrintTo(ReleaseDecision decision, std::ostream* os) {
+inline void PrintTo(OwnerDecision decision, std::ostream* os) {
   switch (decision) {
-    case ReleaseDecision::kNothingToRelease:
-      *os << "ReleaseDecision::kNothingToRelease";
+    case OwnerDecision::kNoLiveGuard:
+      *os << "OwnerDecision::kNoLiveGuard";
       return;
-    case ReleaseDecision::kStaleClaimToken:
-      *os << "ReleaseDecision::kStaleClaimToken";
+    case OwnerDecision::kStaleClaimToken:
+      *os << "OwnerDecision::kStaleClaimToken";
       return;
-    case ReleaseDecision::kOutcomeRecorded:
-      *os << "ReleaseDecision::kOutcomeRecorded";
+    case OwnerDecision::kOutcomeRecorded:
+      *os << "OwnerDecision::kOutcomeRecorded";
       return;
-    case ReleaseDecision::kRetry:
-      *os << "ReleaseDecision::kRetry";
+    case OwnerDecision::kRetry:
+      *os << "OwnerDecision::kRetry";
       return;
   }
-  *os << "ReleaseDecision(" << static_cast<int>(decision) << ")";
+  *os << "OwnerDecision(" << static_cast<int>(decision) << ")";
 }
 
 inline void PrintTo(SqlState state, std::ostream* os) {

@@ -155,8 +155,6 @@ struct FactoryCase {
 };
 
 const FactoryCase kFactoryCases[] = {
-    {"KeyReused", &key_reused_error, SqlState::kKeyReused, "IK001",
-     "idempotency key reused for a different request"},
     {"NoLiveGuard", &no_live_guard_error, SqlState::kNoLiveGuard, "IK002",
      "no live guard to record an outcome for"},
     {"ConflictingOutcome", &conflicting_outcome_error, SqlState::kOutcomeAlreadyRecorded, "IK003",
@@ -256,11 +254,33 @@ INSTANTIATE_TEST_SUITE_P(AllFactories, ConflictError, ::testing::ValuesIn(kFacto
 TEST(ConflictErrors, EachHasItsOwnMessage) {
   std::set<std::string> messages;
   for (const FactoryCase& c : kFactoryCases) messages.insert(c.make("s", "k").what());
-  EXPECT_EQ(messages.size(), std::size(kFactoryCases));
+  messages.insert(key_reused_error("s", "k", "t", GuardStatus::kPending).what());
+  EXPECT_EQ(messages.size(), std::size(kFactoryCases) + 1);
 }
 
 TEST(ConflictErrors, KeyReusedHintTellsToUseANewKey) {
-  EXPECT_TRUE(contains(key_reused_error("s", "k").hint(), "new key"));
+  EXPECT_TRUE(contains(key_reused_error("s", "k", "t", GuardStatus::kPending).hint(), "new key"));
+}
+
+TEST(ConflictErrors, KeyReusedIsIK001AndNamesTheGuard) {
+  GuardError error =
+      key_reused_error("billing", "order-7", "2026-11-29 01:02:03+00", GuardStatus::kSucceeded);
+  EXPECT_EQ(error.state(), SqlState::kKeyReused);
+  EXPECT_STREQ(error.what(), "idempotency key reused for a different request");
+  EXPECT_TRUE(contains(error.detail(), "\"billing\""));
+  EXPECT_TRUE(contains(error.detail(), "\"order-7\""));
+}
+
+TEST(ConflictErrors, KeyReusedDetailSaysWhenTheLiveGuardWasClaimedAndItsStatus) {
+  EXPECT_TRUE(
+      contains(key_reused_error("s", "k", "2026-11-29 01:02:03+00", GuardStatus::kPending).detail(),
+               "claimed at 2026-11-29 01:02:03+00"));
+  EXPECT_TRUE(
+      contains(key_reused_error("s", "k", "t", GuardStatus::kPending).detail(), "still pending"));
+  EXPECT_TRUE(contains(key_reused_error("s", "k", "t", GuardStatus::kSucceeded).detail(),
+                       "recorded as succeeded"));
+  EXPECT_TRUE(contains(key_reused_error("s", "k", "t", GuardStatus::kFailed).detail(),
+                       "recorded as failed"));
 }
 
 TEST(ConflictErrors, ConflictingOutcomeHintPointsToLookup) {

@@ -251,6 +251,62 @@ TEST(DecideClaim, LeaseStillRunningWithDifferentFingerprintIsKeyReused) {
   EXPECT_EQ(decide_claim(guard, std::string_view("fp-b"), kNow), ClaimDecision::kKeyReused);
 }
 
+// --- decide_claim: attempts ---------------------------------------------
+
+TEST(DecideClaim, SameAttemptOnPendingGuardIsOwnClaim) {
+  StoredGuard guard = live_guard(GuardStatus::kPending);
+  guard.attempt = "digest-a";
+  EXPECT_EQ(decide_claim(guard, std::nullopt, kNow, std::string_view("digest-a")),
+            ClaimDecision::kOwnClaim);
+  guard.lease_expires_at = kNow + 1;  // a lease still running
+  EXPECT_EQ(decide_claim(guard, std::nullopt, kNow, std::string_view("digest-a")),
+            ClaimDecision::kOwnClaim);
+}
+
+TEST(DecideClaim, OtherOrNoAttemptOnPendingGuardIsAlreadyClaimed) {
+  StoredGuard guard = live_guard(GuardStatus::kPending);
+  guard.attempt = "digest-a";
+  EXPECT_EQ(decide_claim(guard, std::nullopt, kNow, std::string_view("digest-b")),
+            ClaimDecision::kAlreadyClaimed);
+  EXPECT_EQ(decide_claim(guard, std::nullopt, kNow, std::nullopt), ClaimDecision::kAlreadyClaimed);
+  // A view into a longer buffer is compared by its own bytes only.
+  EXPECT_EQ(decide_claim(guard, std::nullopt, kNow, std::string_view("digest-ab", 9)),
+            ClaimDecision::kAlreadyClaimed);
+}
+
+TEST(DecideClaim, AttemptOnGuardClaimedWithoutOneIsAlreadyClaimed) {
+  StoredGuard guard = live_guard(GuardStatus::kPending);
+  EXPECT_EQ(decide_claim(guard, std::nullopt, kNow, std::string_view("digest-a")),
+            ClaimDecision::kAlreadyClaimed);
+}
+
+TEST(DecideClaim, SameAttemptOnCompletedGuardIsAlreadyClaimed) {
+  // The side effect is done: the attempt is answered as any retry, with the outcome.
+  for (GuardStatus status : kCompletedStatuses) {
+    StoredGuard guard = live_guard(status);
+    guard.attempt = "digest-a";
+    EXPECT_EQ(decide_claim(guard, std::nullopt, kNow, std::string_view("digest-a")),
+              ClaimDecision::kAlreadyClaimed);
+  }
+}
+
+TEST(DecideClaim, SameAttemptDoesNotOutrankExpiryLeaseOrFingerprint) {
+  StoredGuard guard = live_guard(GuardStatus::kPending);
+  guard.attempt = "digest-a";
+  guard.lease_expires_at = kNow;  // ran out: a new claim, with a new token
+  EXPECT_EQ(decide_claim(guard, std::nullopt, kNow, std::string_view("digest-a")),
+            ClaimDecision::kTakeOver);
+  guard.lease_expires_at = std::nullopt;
+  guard.fingerprint = "fp-a";
+  EXPECT_EQ(decide_claim(guard, std::string_view("fp-b"), kNow, std::string_view("digest-a")),
+            ClaimDecision::kKeyReused);
+  EXPECT_EQ(decide_claim(guard, std::string_view("fp-a"), kNow, std::string_view("digest-a")),
+            ClaimDecision::kOwnClaim);
+  guard.expires_at = kNow;
+  EXPECT_EQ(decide_claim(guard, std::string_view("fp-a"), kNow, std::string_view("digest-a")),
+            ClaimDecision::kTakeOver);
+}
+
 TEST(DecideClaim, ExpiryWinsOverARunningLease) {
   // A lease that outlasts the guard does not keep it alive.
   StoredGuard guard = live_guard(GuardStatus::kPending);
@@ -381,63 +437,63 @@ TEST(DecideRecord, DifferentStatusAndDifferentOutcomeIsConflicting) {
             RecordDecision::kConflictingOutcome);
 }
 
-// --- decide_release -----------------------------------------------------
+// --- decide_owner_write -----------------------------------------------------
 
-TEST(DecideRelease, NoGuardIsNothingToRelease) {
-  EXPECT_EQ(decide_release(std::nullopt, kToken, kNow), ReleaseDecision::kNothingToRelease);
-  EXPECT_EQ(decide_release(std::nullopt, std::nullopt, kNow), ReleaseDecision::kNothingToRelease);
+TEST(DecideOwnerWrite, NoGuardIsNoLiveGuard) {
+  EXPECT_EQ(decide_owner_write(std::nullopt, kToken, kNow), OwnerDecision::kNoLiveGuard);
+  EXPECT_EQ(decide_owner_write(std::nullopt, std::nullopt, kNow), OwnerDecision::kNoLiveGuard);
 }
 
-TEST(DecideRelease, ExpiredGuardIsNothingToRelease) {
+TEST(DecideOwnerWrite, ExpiredGuardIsNoLiveGuard) {
   for (GuardStatus status : kAllStatuses) {
-    EXPECT_EQ(decide_release(expired_guard(status), kToken, kNow),
-              ReleaseDecision::kNothingToRelease);
+    EXPECT_EQ(decide_owner_write(expired_guard(status), kToken, kNow), OwnerDecision::kNoLiveGuard);
   }
 }
 
-TEST(DecideRelease, ExactlyAtExpiryIsNothingToRelease) {
+TEST(DecideOwnerWrite, ExactlyAtExpiryIsNoLiveGuard) {
   StoredGuard guard = live_guard(GuardStatus::kPending);
   guard.expires_at = kNow;
-  EXPECT_EQ(decide_release(guard, kToken, kNow), ReleaseDecision::kNothingToRelease);
+  EXPECT_EQ(decide_owner_write(guard, kToken, kNow), OwnerDecision::kNoLiveGuard);
   guard.expires_at = kNow + 1;
-  EXPECT_EQ(decide_release(guard, kToken, kNow), ReleaseDecision::kRetry);
+  EXPECT_EQ(decide_owner_write(guard, kToken, kNow), OwnerDecision::kRetry);
 }
 
-TEST(DecideRelease, NoLiveGuardTakesPrecedenceOverTokenMismatch) {
+TEST(DecideOwnerWrite, NoLiveGuardTakesPrecedenceOverTokenMismatch) {
   for (GuardStatus status : kAllStatuses) {
-    EXPECT_EQ(decide_release(expired_guard(status), kOtherToken, kNow),
-              ReleaseDecision::kNothingToRelease);
+    EXPECT_EQ(decide_owner_write(expired_guard(status), kOtherToken, kNow),
+              OwnerDecision::kNoLiveGuard);
   }
 }
 
-TEST(DecideRelease, TokenMismatchIsStaleClaimToken) {
-  EXPECT_EQ(decide_release(live_guard(GuardStatus::kPending), kOtherToken, kNow),
-            ReleaseDecision::kStaleClaimToken);
+TEST(DecideOwnerWrite, TokenMismatchIsStaleClaimToken) {
+  EXPECT_EQ(decide_owner_write(live_guard(GuardStatus::kPending), kOtherToken, kNow),
+            OwnerDecision::kStaleClaimToken);
 }
 
-TEST(DecideRelease, TokenMismatchTakesPrecedenceOverStatus) {
+TEST(DecideOwnerWrite, TokenMismatchTakesPrecedenceOverStatus) {
   for (GuardStatus status : kCompletedStatuses) {
-    EXPECT_EQ(decide_release(live_guard(status), kOtherToken, kNow),
-              ReleaseDecision::kStaleClaimToken);
+    EXPECT_EQ(decide_owner_write(live_guard(status), kOtherToken, kNow),
+              OwnerDecision::kStaleClaimToken);
   }
 }
 
-TEST(DecideRelease, CompletedGuardIsOutcomeRecorded) {
+TEST(DecideOwnerWrite, CompletedGuardIsOutcomeRecorded) {
   for (GuardStatus status : kCompletedStatuses) {
-    EXPECT_EQ(decide_release(live_guard(status), kToken, kNow), ReleaseDecision::kOutcomeRecorded);
-    EXPECT_EQ(decide_release(live_guard(status), std::nullopt, kNow),
-              ReleaseDecision::kOutcomeRecorded);
+    EXPECT_EQ(decide_owner_write(live_guard(status), kToken, kNow),
+              OwnerDecision::kOutcomeRecorded);
+    EXPECT_EQ(decide_owner_write(live_guard(status), std::nullopt, kNow),
+              OwnerDecision::kOutcomeRecorded);
   }
 }
 
-TEST(DecideRelease, PendingWithMatchingTokenIsRetry) {
-  EXPECT_EQ(decide_release(live_guard(GuardStatus::kPending), kToken, kNow),
-            ReleaseDecision::kRetry);
+TEST(DecideOwnerWrite, PendingWithMatchingTokenIsRetry) {
+  EXPECT_EQ(decide_owner_write(live_guard(GuardStatus::kPending), kToken, kNow),
+            OwnerDecision::kRetry);
 }
 
-TEST(DecideRelease, PendingWithoutTokenIsRetry) {
-  EXPECT_EQ(decide_release(live_guard(GuardStatus::kPending), std::nullopt, kNow),
-            ReleaseDecision::kRetry);
+TEST(DecideOwnerWrite, PendingWithoutTokenIsRetry) {
+  EXPECT_EQ(decide_owner_write(live_guard(GuardStatus::kPending), std::nullopt, kNow),
+            OwnerDecision::kRetry);
 }
 
 // --- kMaxWriteAttempts --------------------------------------------------

@@ -181,6 +181,36 @@ TEST(RequireIdentifier, OnlyTheViewedBytesCount) {
   EXPECT_EQ(error->state(), SqlState::kInvalidParameterValue);
 }
 
+// --- require_attempt ----------------------------------------------------
+
+TEST(RequireAttempt, NullIsAccepted) { EXPECT_NO_THROW(require_attempt(std::nullopt)); }
+
+TEST(RequireAttempt, UuidIsAccepted) {
+  EXPECT_NO_THROW(require_attempt(std::string_view("6f1c1f4e-8a3b-4a4e-9d65-1f0f5b2f9a10")));
+}
+
+TEST(RequireAttempt, BoundsAreAcceptedAndOneBeyondFails) {
+  EXPECT_NO_THROW(require_attempt(std::string(kMinAttemptBytes, 'a')));
+  EXPECT_NO_THROW(require_attempt(std::string(kMaxIdentifierBytes, 'a')));
+  for (std::size_t size : {std::size_t{0}, kMinAttemptBytes - 1, kMaxIdentifierBytes + 1}) {
+    const std::string value(size, 'a');
+    auto error = thrown_by([&] { require_attempt(std::string_view(value)); });
+    ASSERT_TRUE(error.has_value()) << size;
+    EXPECT_EQ(error->state(), SqlState::kInvalidParameterValue);
+    EXPECT_TRUE(contains(error->what(), "not " + std::to_string(size))) << error->what();
+    EXPECT_TRUE(contains(error->hint(), "UUID")) << error->hint();
+  }
+}
+
+TEST(RequireAttempt, CountedInBytes) {
+  // Eight two-byte characters are 16 bytes.
+  EXPECT_NO_THROW(require_attempt(repeat(kTwoByte, 8)));
+  // Seven are 14 bytes, though eight would be too few characters if counted as such.
+  EXPECT_TRUE(thrown_by([] { require_attempt(repeat(kTwoByte, 7)); }).has_value());
+  EXPECT_TRUE(thrown_by([] { require_attempt(repeat(kTwoByte, 7) + "x"); }).has_value());
+  EXPECT_FALSE(thrown_by([] { require_attempt(repeat(kTwoByte, 7) + "xy"); }).has_value());
+}
+
 // --- require_fingerprint ------------------------------------------------
 
 TEST(RequireFingerprint, NullIsAccepted) { EXPECT_NO_THROW(require_fingerprint(std::nullopt)); }

@@ -1,8 +1,9 @@
 'use strict';
 // The simulator's client: one payment, sent through a network that loses the
 // first `lost` responses. After `timeout` ms without an answer the client
-// sends the payment again (the first copy keeps running on the server); a 409
-// ("still in progress") is retried after a short wait.
+// sends the payment again (the first copy keeps running on the server). The
+// server holds such a retry until the first copy answers (up to a second) and
+// replays that answer; a 409 ("still in progress") is retried after a short wait.
 const MAX_ATTEMPTS = 8;
 const RETRY_AFTER_409_MS = 400;
 

@@ -9,6 +9,9 @@ const { Pool } = require('pg');
 const { createServer, fingerprint, SCOPE, STARTING_BALANCE } = require('../server');
 
 const LATENCY_MS = 1000; // the provider's: long enough for a retry to arrive in flight
+// How long a retry waits for the first request's answer: shorter than the
+// provider takes, so a retry in flight still gets its 409.
+const RETRY_WAIT_MS = 200;
 
 let pool;
 let server;
@@ -16,7 +19,7 @@ let base;
 
 before(async () => {
   pool = new Pool({ max: 10 });
-  server = createServer({ pool, providerLatencyMs: LATENCY_MS });
+  server = createServer({ pool, providerLatencyMs: LATENCY_MS, retryWaitMs: RETRY_WAIT_MS });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${server.address().port}`;
 });
@@ -120,6 +123,38 @@ test('409: the same key while the first request is in flight', async () => {
   assert.equal(later.status, 201);
   assert.equal(later.replayed, 'true');
   assert.equal((await balance(customer)).charges.length, 1);
+});
+
+test('a retry in flight waits for the first response and replays it instead of a 409', async () => {
+  // A service whose retries wait up to 1 s, and a provider that answers in 300 ms.
+  const waiting = createServer({ pool, providerLatencyMs: 300, retryWaitMs: 1000 });
+  await new Promise((resolve) => waiting.listen(0, '127.0.0.1', resolve));
+  const waitingBase = `http://127.0.0.1:${waiting.address().port}`;
+  const payThere = async (key, body) => {
+    const response = await fetch(`${waitingBase}/payments`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': `"${key}"` },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, replayed: response.headers.get('idempotent-replayed'),
+      body: await response.json() };
+  };
+  try {
+    const customer = newCustomer();
+    const key = newKey();
+    const first = payThere(key, { amount: 45, customer });
+    assert.equal(await claimed(key), 'pending');
+    const during = await payThere(key, { amount: 45, customer });
+    assert.equal(during.status, 201);
+    assert.equal(during.replayed, 'true');
+    const original = await first;
+    assert.equal(original.status, 201);
+    assert.equal(original.replayed, null);
+    assert.deepEqual(during.body, original.body);
+    assert.equal((await balance(customer)).charges.length, 1);
+  } finally {
+    await new Promise((resolve) => waiting.close(resolve));
+  }
 });
 
 test('422: the same key with a different payload, in flight and after', async () => {

@@ -199,6 +199,58 @@ test('IK004: a stale owner stops, the new owner\'s outcome stands, one charge', 
   assert.equal((await chargesByReference(scope)).get(key).length, 1);
 });
 
+// A service whose first claim commits but whose answer never arrives: the
+// server ends the connection right after it (pg_terminate_backend), and the
+// client only sees the connection break.
+class LosesFirstClaimAnswer extends payments.PaymentService {
+  constructor(...args) {
+    super(...args);
+    this.answersLost = 0;
+  }
+
+  async claim(client, key, requestFingerprint, attempt) {
+    const answer = await super.claim(client, key, requestFingerprint, attempt);
+    if (this.answersLost === 0) {
+      this.answersLost += 1;
+      await admin.query('SELECT pg_terminate_backend($1)', [client.processID]);
+      await client.query('SELECT 1'); // rejects: the connection is gone, and the answer with it
+    }
+    return answer;
+  }
+}
+
+async function lostClaimAnswer(retrySafeClaims) {
+  const scope = newScope('lost-answer');
+  const provider = new payments.FlakyProvider(newPool({ max: 2 }), reliable);
+  const pool = newPool({ max: 2 });
+  pool.on('error', () => {}); // the broken connection's own error event
+  const service = new LosesFirstClaimAnswer(pool, provider,
+    { scope, retrySafeClaims, pendingWaitMs: 500 });
+  const key = crypto.randomUUID();
+  const reply = await service.pay(key, { customer: 'fay', amount: 300, currency: 'EUR' });
+  const { rows } = await admin.query('SELECT status FROM idempotency.lookup($1, $2)', [scope, key]);
+  const charges = (await chargesByReference(scope)).get(key) || [];
+  return { reply, service, charges, stored: rows.map((row) => row.status) };
+}
+
+test('attempt: a claim whose answer was lost is retried by its attempt, one charge', async () => {
+  const { reply, service, charges, stored } = await lostClaimAnswer(true);
+  assert.equal(service.answersLost, 1);
+  assert.equal(service.counts.claim_answer_lost, 1, JSON.stringify(service.counts));
+  assert.equal(reply.kind, 'charged');
+  assert.equal(charges.length, 1);
+  assert.deepEqual(stored, ['succeeded']);
+});
+
+test('control: without an attempt, the lost claim leaves the key pending, no charge', async () => {
+  const { reply, service, charges, stored } = await lostClaimAnswer(false);
+  assert.equal(service.counts.claim_answer_lost, 1, JSON.stringify(service.counts));
+  assert.equal(reply.kind, 'in_progress');
+  assert.equal(service.counts.claimed, undefined, JSON.stringify(service.counts));
+  assert.deepEqual(charges, []);
+  assert.deepEqual(stored, ['pending']);
+});
+
 // Another session claims the key in an open transaction (recording `outcome`
 // in it), holds it, then commits or rolls back.
 async function blockingClaim(scope, key, request, { holdMs, outcome = null, commit }) {

@@ -1,0 +1,102 @@
+# Debian chroots with another PostgreSQL major version from Debian's own
+# packages, for the version matrix (scripts/test-versions.sh). Source this
+# file; run as root. A chroot is made once and cached outside the tree.
+#
+#   PostgreSQL 17: Debian 13 (trixie)
+#   PostgreSQL 18: Debian unstable (sid)
+
+IDEMPOTENCY_CHROOT_CACHE=${IDEMPOTENCY_CHROOT_CACHE:-/var/cache/idempotency-test}
+DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+
+# The Debian suite that ships PostgreSQL MAJOR.
+suite_for_major() {
+  case "$1" in
+    17) echo trixie ;;
+    18) echo sid ;;
+    *) echo "no Debian suite known for PostgreSQL $1" >&2; return 1 ;;
+  esac
+}
+
+chroot_dir() { echo "$IDEMPOTENCY_CHROOT_CACHE/pg$1-$(suite_for_major "$1")"; }
+
+# What a build and the suites need inside: the server and its headers (PGXS,
+# pg_regress, pg_isolation_regress and the TAP modules), a C++ toolchain,
+# GoogleTest and libpq for the stress test, IPC::Run for TAP, python3 for
+# free_port, and the Prometheus exporter for its TAP test.
+chroot_packages() {
+  echo "postgresql-$1 postgresql-server-dev-$1 postgresql-client-$1 build-essential cmake" \
+    "libgtest-dev libpq-dev pkg-config libipc-run-perl python3 make prometheus-postgres-exporter"
+}
+
+# install_chroot_packages MAJOR DIR: installs chroot_packages into DIR.
+install_chroot_packages() {
+  local major=$1 dir=$2 apt_options=()
+  # sid's Release file is often past its Valid-Until date.
+  [ "$(suite_for_major "$major")" = sid ] && apt_options=(-o Acquire::Check-Valid-Until=false)
+  mount_chroot "$dir"
+  # shellcheck disable=SC2046
+  chroot "$dir" env DEBIAN_FRONTEND=noninteractive sh -c \
+    "apt-get ${apt_options[*]} update -qq &&
+     apt-get install -y -qq --no-install-recommends $(chroot_packages "$major")" \
+    >>"$dir.log" 2>&1
+  local status=$?
+  unmount_chroot "$dir"
+  [ "$status" -eq 0 ] || { tail -n 30 "$dir.log"; return 1; }
+  # The stamp names the packages, so a longer list installs what is new.
+  chroot_packages "$major" >"$dir/.idempotency-ready"
+}
+
+# The chroot sees the host's devices (with /dev/shm, which the server's
+# dynamic shared memory uses) and its own /proc, which postgresql-common's
+# postinst and the server need.
+mount_chroot() {
+  local dir=$1
+  mountpoint -q "$dir/proc" || mount -t proc proc "$dir/proc"
+  mountpoint -q "$dir/dev" || { mount --rbind /dev "$dir/dev" && mount --make-rslave "$dir/dev"; }
+}
+
+unmount_chroot() {
+  local dir=$1
+  mountpoint -q "$dir/dev" && umount -R "$dir/dev"
+  mountpoint -q "$dir/proc" && umount "$dir/proc"
+  return 0
+}
+
+# ensure_chroot MAJOR: makes (or reuses) the chroot of PostgreSQL MAJOR.
+ensure_chroot() {
+  local major=$1 suite dir
+  suite=$(suite_for_major "$major") || return 1
+  dir=$(chroot_dir "$major")
+  if [ -f "$dir/.idempotency-ready" ]; then
+    [ "$(cat "$dir/.idempotency-ready")" = "$(chroot_packages "$major")" ] && return 0
+    echo "installing new packages into the PostgreSQL $major chroot"
+    install_chroot_packages "$major" "$dir"
+    return
+  fi
+  command -v debootstrap >/dev/null ||
+    { apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null; } || return 1
+  rm -rf "$dir.partial" && mkdir -p "$IDEMPOTENCY_CHROOT_CACHE"
+  echo "making the PostgreSQL $major chroot ($suite) in $dir"
+  debootstrap --variant=minbase "$suite" "$dir.partial" "$DEBIAN_MIRROR" >"$dir.partial.log" 2>&1 ||
+    { tail -n 20 "$dir.partial.log"; return 1; }
+  # No main cluster and no service start: the tests make their own clusters.
+  mkdir -p "$dir.partial/etc/postgresql-common"
+  echo "create_main_cluster = false" >"$dir.partial/etc/postgresql-common/createcluster.conf"
+  printf '#!/bin/sh\nexit 101\n' >"$dir.partial/usr/sbin/policy-rc.d"
+  chmod 755 "$dir.partial/usr/sbin/policy-rc.d"
+  install_chroot_packages "$major" "$dir.partial" || return 1
+  mv "$dir.partial" "$dir"
+  mv "$dir.partial.log" "$dir.log"
+}
+
+# copy_tree_into_chroot MAJOR: the working tree (tracked and untracked files,
+# no build output) at /build/idempotency inside the chroot.
+copy_tree_into_chroot() {
+  local dir target
+  dir=$(chroot_dir "$1")
+  target=$dir/build/idempotency
+  rm -rf "$target" && mkdir -p "$target"
+  git ls-files -z --cached --others --exclude-standard |
+    xargs -0 -I{} sh -c 'test -e "{}" && printf "%s\0" "{}"' |
+    tar --null -T - -cf - | tar -xf - -C "$target"
+}

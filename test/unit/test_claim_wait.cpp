@@ -1,0 +1,85 @@
+// Unit tests for src/core/claim_wait: the wait's bounds, the slot of a key,
+// and when a waiter must look again on its own.
+#include "core/claim_wait.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "core/guard_error.hpp"
+#include "core/sql_state.hpp"
+
+#include "printers.hpp"
+
+namespace idempotency::core {
+namespace {
+
+constexpr std::int64_t kNow = 1'000'000'000;
+constexpr std::int64_t kSecond = 1'000'000;
+
+std::optional<SqlState> error_of_wait(std::int64_t ends_at) {
+  try {
+    require_wait(kNow, ends_at);
+  } catch (const GuardError& error) {
+    return error.state();
+  }
+  return std::nullopt;
+}
+
+TEST(RequireWait, ZeroAndPositiveWaitsAreTheirLength) {
+  EXPECT_EQ(require_wait(kNow, kNow), 0);
+  EXPECT_EQ(require_wait(kNow, kNow + kSecond), kSecond);
+  EXPECT_EQ(require_wait(kNow, kNow + kMaxWaitMicroseconds), kMaxWaitMicroseconds);
+}
+
+TEST(RequireWait, NegativeIsRejected) {
+  EXPECT_EQ(error_of_wait(kNow - 1), SqlState::kInvalidParameterValue);
+}
+
+TEST(RequireWait, LongerThanTheCapIsRejected) {
+  EXPECT_EQ(kMaxWaitMicroseconds, 300 * kSecond);
+  EXPECT_EQ(error_of_wait(kNow + kMaxWaitMicroseconds + 1), SqlState::kInvalidParameterValue);
+}
+
+TEST(WaitSlotOf, StaysInRangeAndIsStable) {
+  for (std::uint32_t count : {1u, 2u, 7u, 1024u}) {
+    for (int i = 0; i < 200; ++i) {
+      std::uint32_t slot = wait_slot_of("payments", "key-" + std::to_string(i), count);
+      EXPECT_LT(slot, count);
+      EXPECT_EQ(slot, wait_slot_of("payments", "key-" + std::to_string(i), count));
+    }
+  }
+}
+
+TEST(WaitSlotOf, OneSlotIsSharedByEveryKey) {
+  EXPECT_EQ(wait_slot_of("a", "b", 1), 0u);
+  EXPECT_EQ(wait_slot_of("other", "key", 1), 0u);
+}
+
+TEST(WaitSlotOf, SpreadsKeysAndSeparatesScopeFromKey) {
+  std::set<std::uint32_t> used;
+  for (int i = 0; i < 1000; ++i) used.insert(wait_slot_of("s", std::to_string(i), 1024));
+  EXPECT_GT(used.size(), 500u);  // about 1024 * (1 - e^-0.98) = 639 expected
+  EXPECT_NE(wait_slot_of("ab", "c", 1u << 31), wait_slot_of("a", "bc", 1u << 31));
+}
+
+TEST(NextWakeUp, TheDeadlineWithoutAnEarlierExpiry) {
+  StoredGuard guard;
+  guard.expires_at = kNow + 100 * kSecond;
+  EXPECT_EQ(next_wake_up(guard, kNow + kSecond), kNow + kSecond);
+}
+
+TEST(NextWakeUp, TheLeaseOrTheExpiryWhenEarlier) {
+  StoredGuard guard;
+  guard.expires_at = kNow + 3 * kSecond;
+  EXPECT_EQ(next_wake_up(guard, kNow + 10 * kSecond), kNow + 3 * kSecond);
+  guard.lease_expires_at = kNow + 2 * kSecond;
+  EXPECT_EQ(next_wake_up(guard, kNow + 10 * kSecond), kNow + 2 * kSecond);
+  EXPECT_EQ(next_wake_up(guard, kNow + kSecond), kNow + kSecond);
+}
+
+}  // namespace
+}  // namespace idempotency::core
