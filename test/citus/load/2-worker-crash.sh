@@ -33,11 +33,22 @@ SELECT count(*) FROM wins AS w
 SQL
 }
 
+# The nodes not killed stayed up: no server process of theirs died.
+others_stayed_up() {
+  local node status=0
+  for node in coordinator worker2; do
+    sql "$node" -c 'SELECT 1' >/dev/null || { echo "$node does not answer"; status=1; }
+    grep -E 'terminated by signal|PANIC|was terminated' "${dir[$node]}/server.log" && status=1
+  done
+  return $status
+}
+
 start_claimers crash 6
 sleep 4
 check "crash: worker1 killed with kill -9 mid-load and restarted" crash_worker1
 sleep 4
 stop_claimers crash
+check "crash: the coordinator and worker2 stayed up" others_stayed_up
 retry_failed_claims crash
 check_claims crash
 on_worker1=$(wins_placed_on crash worker1)

@@ -15,15 +15,19 @@
 # claim failed are claimed again: a client may retry and must still win at
 # most once.
 
-claim_chunk_script() { # claim_chunk_script SCOPE CHUNK CLIENT [FIRST_INDEX]
-  local scope=$1 chunk=$2 client=$3 first=${4:-0} index key
-  for index in $(seq "$first" 199); do
-    key="$chunk-$(((index * (2 * client + 1)) % 200))"
+claim_script() { # claim_script SCOPE < KEYS: one autocommitted claim per key
+  local scope=$1 key
+  while read -r key; do
     printf '%s\n' '\unset won' \
       "SELECT idempotency.claim_guard('$scope', '$key') AS won \\gset" \
       '\if :ERROR' '\echo err '"$key"' :LAST_ERROR_SQLSTATE' '\else' \
       '\echo ack '"$key"' :won' '\endif'
   done
+}
+
+chunk_keys() { # chunk_keys CHUNK CLIENT FIRST_INDEX: the client's keys of a chunk, in its order
+  local index
+  for index in $(seq "$3" 199); do echo "$1-$(((index * (2 * $2 + 1)) % 200))"; done
 }
 
 claimer() { # claimer SCOPE CLIENT NODE: runs until $work/$SCOPE.stop exists
@@ -34,7 +38,7 @@ claimer() { # claimer SCOPE CLIENT NODE: runs until $work/$SCOPE.stop exists
     chunk=$((chunk + 1))
     done_keys=0
     while [ "$done_keys" -lt 200 ] && [ ! -e "$work/$scope.stop" ]; do
-      claim_chunk_script "$scope" "$chunk" "$client" "$done_keys" |
+      chunk_keys "$chunk" "$client" "$done_keys" | claim_script "$scope" |
         psql -X -q -At -h 127.0.0.1 -p "${port[$node]}" -U postgres -d postgres \
           -v ON_ERROR_STOP=0 >>"$log" 2>/dev/null
       # acknowledged or failed keys of this chunk so far: the next run starts after them
@@ -60,16 +64,14 @@ stop_claimers() { # stop_claimers SCOPE
   for pid in "${claimer_pids[@]}"; do wait "$pid"; done
 }
 
-# Retries what failed: every key a client saw an error for is claimed again
-# by that client (through the coordinator) until it gets an answer.
+# Retries what failed: the keys each client saw an error for (and got no
+# answer for since) are claimed again by that client, through the coordinator.
 retry_failed_claims() { # retry_failed_claims SCOPE
-  local scope=$1 log key won
+  local scope=$1 log
   for log in "$work/$scope"-client-*.log; do
-    grep '^err ' "$log" | cut -d' ' -f2 | sort -u | while read -r key; do
-      grep -q "^ack $key " "$log" && continue
-      won=$(sql coordinator -c "SELECT idempotency.claim_guard('$scope', '$key')") || continue
-      echo "ack $key $won" >>"$log"
-    done
+    sort -u <(grep '^err ' "$log" | cut -d' ' -f2) | comm -23 - <(grep '^ack ' "$log" | cut -d' ' -f2 | sort -u) |
+      claim_script "$scope" |
+      psql -X -q -At -h 127.0.0.1 -p "${port[coordinator]}" -U postgres -d postgres >>"$log" 2>/dev/null
   done
 }
 
