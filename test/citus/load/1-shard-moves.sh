@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154  # check, sql, port, dir, nodes, work: scripts/test-citus.sh
 # Load test: shard moves and a rebalance while clients claim. Sourced by
 # scripts/test-citus.sh after its own checks (guards distributed by key).
 #

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154  # check, sql, port, dir, nodes, work: scripts/test-citus.sh
 # Load test: a worker killed with kill -9 mid-load and restarted. Sourced by
 # scripts/test-citus.sh after its own checks (guards distributed by key).
 #
@@ -16,8 +17,14 @@ crash_worker1() {
   echo "kill -9 $pid (worker1's postmaster)"
   kill -9 "$pid" || return 1
   sleep 3
-  # the killed postmaster's children exit on their own; start on the same data
-  as_cluster_user pg_ctl -D "${dir[worker1]}/data" -l "${dir[worker1]}/server.log" -w -t 120 start
+  # The killed postmaster's children exit on their own once they notice; until
+  # then the old shared memory is in use and the start fails: try again.
+  for _ in $(seq 1 20); do
+    as_cluster_user pg_ctl -D "${dir[worker1]}/data" -l "${dir[worker1]}/server.log" -w -t 120 \
+      start && return 0
+    sleep 1
+  done
+  return 1
 }
 
 # Acknowledged wins whose key's shard is placed on NODE.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154  # check, sql, port, dir, nodes, work: scripts/test-citus.sh
 # Load test: the local-write pattern. Sourced by scripts/test-citus.sh, last
 # (it starts the extension over, distributed by scope).
 #

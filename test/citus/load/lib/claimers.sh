@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154  # check, sql, port, dir, nodes, work: scripts/test-citus.sh
 # Claiming clients for the load tests, sourced by them (inside
 # scripts/test-citus.sh, whose `port`, `nodes` and `work` they use).
 #
@@ -69,8 +70,9 @@ stop_claimers() { # stop_claimers SCOPE
 retry_failed_claims() { # retry_failed_claims SCOPE
   local scope=$1 log
   for log in "$work/$scope"-client-*.log; do
-    sort -u <(grep '^err ' "$log" | cut -d' ' -f2) | comm -23 - <(grep '^ack ' "$log" | cut -d' ' -f2 | sort -u) |
-      claim_script "$scope" |
+    comm -23 <(grep '^err ' "$log" | cut -d' ' -f2 | sort -u) \
+      <(grep '^ack ' "$log" | cut -d' ' -f2 | sort -u) >"$log.retry"
+    claim_script "$scope" <"$log.retry" |
       psql -X -q -At -h 127.0.0.1 -p "${port[coordinator]}" -U postgres -d postgres >>"$log" 2>/dev/null
   done
 }
@@ -89,7 +91,7 @@ check_claims() { # check_claims SCOPE
   acks=$(cat "$work/$scope"-client-*.log | grep -c '^ack ')
   errors=$(cat "$work/$scope"-client-*.log | grep -c '^err ')
   guards=$(wc -l <"$work/$scope.guards")
-  echo "$scope: $acks acknowledged claims ($won won, $distinct distinct keys won), $errors errors, $guards guards"
+  echo "# $scope: $acks acknowledged claims ($won won, $distinct distinct keys won), $errors errors, $guards guards"
   check "$scope: claims were acknowledged during the run" test "$won" -gt 0
   check "$scope: no key was won twice ($won wins, $distinct keys)" test "$won" -eq "$distinct"
   check "$scope: every acknowledged win is a guard" \
