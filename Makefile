@@ -6,7 +6,7 @@ PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_con
 
 EXTENSION = idempotency
 MODULE_big = idempotency
-SOURCES = $(sort $(wildcard src/*.cpp src/core/*.cpp src/pg/*.cpp src/sql_functions/*.cpp src/worker/*.cpp))
+SOURCES = $(sort $(wildcard src/*.cpp $(foreach layer,core glue counters guards config claims worker sql_functions,src/$(layer)/*.cpp)))
 OBJS = $(SOURCES:.cpp=.o)
 DATA = $(wildcard sql/idempotency--*.sql)
 

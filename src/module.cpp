@@ -1,14 +1,14 @@
 // The library's entry: module magic, settings, and (when preloaded) the
 // shared memory and background workers of the purge, and the wake-up slots
 // of claim_or_lookup's wait.
-#include "pg/commit_wakeups.hpp"
-#include "pg/postgres.hpp"
-#include "pg/limit_table.hpp"
-#include "pg/scope_table.hpp"
-#include "pg/settings.hpp"
-#include "pg/wait_slots.hpp"
-#include "pg/worker_registry.hpp"
-#include "pg/worker_settings.hpp"
+#include "claims/commit_wakeups.hpp"
+#include "glue/postgres.hpp"
+#include "config/limit_table.hpp"
+#include "counters/scope_table.hpp"
+#include "glue/settings.hpp"
+#include "claims/wait_slots.hpp"
+#include "worker/worker_registry.hpp"
+#include "worker/worker_settings.hpp"
 #include "worker/registration.hpp"
 
 extern "C" {

@@ -3,16 +3,15 @@
 // answer (pg/wait_slots.hpp).
 #include "core/claim_wait.hpp"
 #include "core/input_validation.hpp"
-#include "pg/arguments.hpp"
-#include "pg/claim_state_row.hpp"
-#include "pg/error_boundary.hpp"
-#include "pg/guard_claim.hpp"
-#include "pg/guard_key.hpp"
-#include "pg/result_rows.hpp"
-#include "pg/scope_access.hpp"
-#include "pg/scope_table.hpp"
-#include "pg/server_state.hpp"
-#include "pg/wait_slots.hpp"
+#include "glue/arguments.hpp"
+#include "claims/claim_state_row.hpp"
+#include "glue/error_boundary.hpp"
+#include "claims/guard_claim.hpp"
+#include "glue/result_rows.hpp"
+#include "config/scope_access.hpp"
+#include "counters/scope_table.hpp"
+#include "glue/server_state.hpp"
+#include "claims/wait_slots.hpp"
 
 using namespace idempotency;
 using namespace idempotency::pg;

@@ -6,13 +6,13 @@
 // same order and never deadlock. A key given twice is claimed once: its later
 // occurrences meet the guard this call just wrote and answer as a retry does.
 #include "core/input_validation.hpp"
-#include "pg/arguments.hpp"
-#include "pg/claim_state_row.hpp"
-#include "pg/error_boundary.hpp"
-#include "pg/guard_claim.hpp"
-#include "pg/result_rows.hpp"
-#include "pg/scope_access.hpp"
-#include "pg/server_state.hpp"
+#include "glue/arguments.hpp"
+#include "claims/claim_state_row.hpp"
+#include "glue/error_boundary.hpp"
+#include "claims/guard_claim.hpp"
+#include "glue/result_rows.hpp"
+#include "config/scope_access.hpp"
+#include "glue/server_state.hpp"
 
 #include <algorithm>
 #include <numeric>

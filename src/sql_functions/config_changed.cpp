@@ -4,7 +4,7 @@
 // reloads its cache in its next transaction after this one commits. On a Citus
 // node the trigger fires on a shard placement (retention_policies_102008), while
 // the caches watch the table by its name: both named tables are invalidated too.
-#include "pg/error_boundary.hpp"
+#include "glue/error_boundary.hpp"
 
 extern "C" {
 #include "catalog/namespace.h"

@@ -1,11 +1,11 @@
 // counters_rows() (behind the idempotency.counters view) and reset_counters().
 #include "core/guard_events.hpp"
-#include "pg/arguments.hpp"
-#include "pg/error_boundary.hpp"
-#include "pg/guard_store.hpp"
-#include "pg/result_rows.hpp"
-#include "pg/scope_access.hpp"
-#include "pg/scope_table.hpp"
+#include "glue/arguments.hpp"
+#include "glue/error_boundary.hpp"
+#include "guards/guard_store.hpp"
+#include "glue/result_rows.hpp"
+#include "config/scope_access.hpp"
+#include "counters/scope_table.hpp"
 
 using namespace idempotency;
 using namespace idempotency::pg;

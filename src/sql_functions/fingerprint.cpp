@@ -3,8 +3,8 @@
 // so that every client fingerprints a request the same way.
 #include "core/canonical_json.hpp"
 #include "core/guard_error.hpp"
-#include "pg/arguments.hpp"
-#include "pg/error_boundary.hpp"
+#include "glue/arguments.hpp"
+#include "glue/error_boundary.hpp"
 
 #include <map>
 #include <stdexcept>

@@ -2,13 +2,13 @@
 // view): per-pattern limits on the guards a scope may hold, for DBAs.
 #include "core/scope_limits.hpp"
 #include "core/scope_patterns.hpp"
-#include "pg/arguments.hpp"
-#include "pg/error_boundary.hpp"
-#include "pg/guard_store.hpp"
-#include "pg/limit_table.hpp"
-#include "pg/result_rows.hpp"
-#include "pg/scope_limits.hpp"
-#include "pg/server_state.hpp"
+#include "glue/arguments.hpp"
+#include "glue/error_boundary.hpp"
+#include "guards/guard_store.hpp"
+#include "config/limit_table.hpp"
+#include "glue/result_rows.hpp"
+#include "config/scope_limits.hpp"
+#include "glue/server_state.hpp"
 
 using namespace idempotency;
 using namespace idempotency::pg;

@@ -1,12 +1,11 @@
 // lookup(): the live guard for a (scope, key), if any. Works on standbys.
 #include "core/guard_rules.hpp"
-#include "pg/arguments.hpp"
-#include "pg/error_boundary.hpp"
-#include "pg/guard_key.hpp"
-#include "pg/guard_store.hpp"
-#include "pg/result_rows.hpp"
-#include "pg/scope_access.hpp"
-#include "pg/server_state.hpp"
+#include "glue/arguments.hpp"
+#include "glue/error_boundary.hpp"
+#include "guards/guard_store.hpp"
+#include "glue/result_rows.hpp"
+#include "config/scope_access.hpp"
+#include "glue/server_state.hpp"
 
 using namespace idempotency;
 using namespace idempotency::pg;

@@ -2,15 +2,14 @@
 #include "core/guard_conflicts.hpp"
 #include "core/guard_rules.hpp"
 #include "core/input_validation.hpp"
-#include "pg/arguments.hpp"
-#include "pg/commit_wakeups.hpp"
-#include "pg/error_boundary.hpp"
-#include "pg/guard_key.hpp"
-#include "pg/guard_store.hpp"
-#include "pg/scope_access.hpp"
-#include "pg/scope_table.hpp"
-#include "pg/server_state.hpp"
-#include "pg/settings.hpp"
+#include "glue/arguments.hpp"
+#include "claims/commit_wakeups.hpp"
+#include "glue/error_boundary.hpp"
+#include "guards/guard_store.hpp"
+#include "config/scope_access.hpp"
+#include "counters/scope_table.hpp"
+#include "glue/server_state.hpp"
+#include "glue/settings.hpp"
 
 using namespace idempotency;
 using namespace idempotency::pg;

@@ -7,8 +7,8 @@
 // (grant_client, or a plain GRANT), so they are made as the DBA made them:
 // outside that recording, and pg_dump keeps dumping them.
 #include "core/guard_error.hpp"
-#include "pg/error_boundary.hpp"
-#include "pg/prepared_statement.hpp"
+#include "glue/error_boundary.hpp"
+#include "glue/prepared_statement.hpp"
 
 #include <string>
 

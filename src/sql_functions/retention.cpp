@@ -1,12 +1,12 @@
 // set_retention() and drop_retention(): per-scope time to live, for DBAs.
-#include "pg/arguments.hpp"
-#include "pg/error_boundary.hpp"
-#include "pg/guard_store.hpp"
-#include "pg/purge.hpp"
-#include "pg/retention_store.hpp"
-#include "pg/server_state.hpp"
-#include "pg/worker_registry.hpp"
-#include "pg/worker_settings.hpp"
+#include "glue/arguments.hpp"
+#include "glue/error_boundary.hpp"
+#include "guards/guard_store.hpp"
+#include "guards/purge.hpp"
+#include "config/retention_policies.hpp"
+#include "glue/server_state.hpp"
+#include "worker/worker_registry.hpp"
+#include "worker/worker_settings.hpp"
 
 using namespace idempotency;
 using namespace idempotency::pg;

@@ -1,8 +1,8 @@
 // worker_status(): what each purge worker is doing, and why one is not.
-#include "pg/arguments.hpp"
-#include "pg/error_boundary.hpp"
-#include "pg/result_rows.hpp"
-#include "pg/worker_registry.hpp"
+#include "glue/arguments.hpp"
+#include "glue/error_boundary.hpp"
+#include "glue/result_rows.hpp"
+#include "worker/worker_registry.hpp"
 
 using namespace idempotency;
 using namespace idempotency::pg;

@@ -2,8 +2,8 @@
 // worker: on any error the transaction is rolled back, the message is kept,
 // and the worker carries on.
 #pragma once
-#include "pg/error_boundary.hpp"
-#include "pg/postgres.hpp"
+#include "glue/error_boundary.hpp"
+#include "glue/postgres.hpp"
 
 namespace idempotency::worker {
 

@@ -4,13 +4,13 @@
 // policies set with apply_to_existing. Errors are logged, the run backs off,
 // and the worker carries on; it idles quietly where the extension is absent.
 #include "core/purge_schedule.hpp"
-#include "pg/error_boundary.hpp"
-#include "pg/guard_store.hpp"
-#include "pg/purge.hpp"
-#include "pg/retention_store.hpp"
-#include "pg/scope_table.hpp"
-#include "pg/worker_registry.hpp"
-#include "pg/worker_settings.hpp"
+#include "glue/error_boundary.hpp"
+#include "guards/guard_store.hpp"
+#include "guards/purge.hpp"
+#include "config/retention_policies.hpp"
+#include "counters/scope_table.hpp"
+#include "worker/worker_registry.hpp"
+#include "worker/worker_settings.hpp"
 #include "worker/own_transaction.hpp"
 #include "worker/worker_loop.hpp"
 

@@ -1,6 +1,6 @@
 // Registering the background workers with the postmaster.
 #pragma once
-#include "pg/postgres.hpp"
+#include "glue/postgres.hpp"
 
 extern "C" {
 #include "postmaster/bgworker.h"

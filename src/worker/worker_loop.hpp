@@ -1,7 +1,7 @@
 // What every background worker loop of the extension does between units of
 // work, and the settings its transactions must not inherit.
 #pragma once
-#include "pg/postgres.hpp"
+#include "glue/postgres.hpp"
 
 namespace idempotency::worker {
 

@@ -1,7 +1,7 @@
 // Must not compile: a call_pg body that is not noexcept could throw a C++
 // exception inside PG_TRY. scripts/test.sh compiles this file and expects the
 // error_boundary.hpp static_assert; with -DBODY_IS_NOEXCEPT it must compile.
-#include "pg/error_boundary.hpp"
+#include "glue/error_boundary.hpp"
 
 #include <string>
 

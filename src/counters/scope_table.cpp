@@ -1,0 +1,348 @@
+#include "counters/scope_table.hpp"
+
+#include <string>
+#include <unordered_map>
+
+#include "glue/error_boundary.hpp"
+
+extern "C" {
+#include "storage/fd.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/timestamp.h"
+}
+
+namespace idempotency::pg {
+
+int max_tracked_scopes = 1000;
+bool track_counters = true;
+
+namespace {
+
+struct ScopeTableHeader {
+  LWLock* lock;  // the hash: shared to find, exclusive to add an entry
+  ScopeEntry overflow;
+};
+
+ScopeTableHeader* header = nullptr;
+HTAB* scopes = nullptr;
+shmem_request_hook_type previous_request_hook = nullptr;
+shmem_startup_hook_type previous_startup_hook = nullptr;
+constexpr const char* kTrancheName = "idempotency scopes";
+// Written at clean shutdown, read and removed at start (so a crash resets).
+constexpr const char* kCountersFile = PGSTAT_STAT_PERMANENT_DIRECTORY "/idempotency_counters.stat";
+constexpr std::uint32_t kCountersFileMagic = 0x49444b43;  // "IDKC"
+
+// Backend-local: the entry of each scope this backend has used, up to
+// kMaxCachedScopes.
+constexpr std::size_t kMaxCachedScopes = 4096;
+std::unordered_map<std::string, ScopeEntry*>* cached_entries = nullptr;
+
+void initialize_entry(ScopeEntry* entry, TimestampTz now) {
+  for (pg_atomic_uint64& count : entry->counts) pg_atomic_init_u64(&count, 0);
+  pg_atomic_init_u64(&entry->counting_since, static_cast<uint64>(now));
+  SpinLockInit(&entry->mutex);
+}
+
+ScopeKey scope_key(Oid database, std::string_view scope) {
+  ScopeKey key;
+  memset(&key, 0, sizeof key);  // the key is hashed and compared as bytes
+  key.database = database;
+  memcpy(key.scope, scope.data(), std::min(scope.size(), sizeof key.scope - 1));
+  return key;
+}
+
+// The caller holds the lock exclusively (or is the postmaster at start-up).
+ScopeEntry* enter_scope(const ScopeKey& name, TimestampTz now) {
+  bool found = false;
+  auto* entry = static_cast<ScopeEntry*>(hash_search(scopes, &name, HASH_FIND, &found));
+  if (entry != nullptr) return entry;
+  if (hash_get_num_entries(scopes) >= max_tracked_scopes) return &header->overflow;
+  entry = static_cast<ScopeEntry*>(hash_search(scopes, &name, HASH_ENTER_NULL, &found));
+  if (entry == nullptr) return &header->overflow;
+  if (!found) {
+    // hash_search set the key; everything after it is ours to zero.
+    memset(reinterpret_cast<char*>(entry) + sizeof(ScopeKey), 0,
+           sizeof(ScopeEntry) - sizeof(ScopeKey));
+    initialize_entry(entry, now);
+  }
+  return entry;
+}
+
+ScopeEntry* find_shared_entry(std::string_view scope) {
+  ScopeKey name = scope_key(MyDatabaseId, scope);
+  LWLockAcquire(header->lock, LW_SHARED);
+  bool found = false;
+  auto* entry = static_cast<ScopeEntry*>(hash_search(scopes, &name, HASH_FIND, &found));
+  LWLockRelease(header->lock);
+  if (entry != nullptr) return entry;
+  LWLockAcquire(header->lock, LW_EXCLUSIVE);
+  entry = enter_scope(name, GetCurrentTimestamp());
+  LWLockRelease(header->lock);
+  return entry;
+}
+
+std::size_t scope_table_size() {
+  return add_size(MAXALIGN(sizeof(ScopeTableHeader)),
+                  hash_estimate_size(max_tracked_scopes, sizeof(ScopeEntry)));
+}
+
+void request_scope_table_memory() {
+  if (previous_request_hook != nullptr) previous_request_hook();
+  RequestAddinShmemSpace(scope_table_size());
+  RequestNamedLWLockTranche(kTrancheName, 1);
+}
+
+// The overflow entry and the tracked ones; the caller holds the lock or is
+// alone. The vector is sized first: nothing throws during the scan.
+std::vector<ScopeEntry*> collect_entries() {
+  std::vector<ScopeEntry*> entries;
+  entries.reserve(static_cast<std::size_t>(hash_get_num_entries(scopes)) + 1);
+  entries.push_back(&header->overflow);
+  HASH_SEQ_STATUS status;
+  hash_seq_init(&status, scopes);
+  while (auto* entry = static_cast<ScopeEntry*>(hash_seq_search(&status))) {
+    if (entries.size() == entries.capacity()) {
+      hash_seq_term(&status);
+      break;
+    }
+    entries.push_back(entry);
+  }
+  return entries;
+}
+
+// The file: magic, version, event count, entry count, then per entry its
+// overflow flag, key, counting_since and one count per event.
+struct FileHeader {
+  std::uint32_t magic;
+  std::uint32_t version;
+  std::uint32_t event_count;
+  std::uint32_t entry_count;
+};
+
+struct FileEntry {
+  std::int32_t overflow;
+  ScopeKey key;
+  std::int64_t counting_since;
+  std::uint64_t counts[core::kGuardEventCount];
+};
+
+FileEntry file_entry(const ScopeEntry* entry) {
+  FileEntry record{};
+  record.overflow = entry == &header->overflow ? 1 : 0;
+  record.key = entry->key;
+  record.counting_since = static_cast<std::int64_t>(
+      pg_atomic_read_u64(const_cast<pg_atomic_uint64*>(&entry->counting_since)));
+  for (int event = 0; event < core::kGuardEventCount; ++event) {
+    record.counts[event] = pg_atomic_read_u64(const_cast<pg_atomic_uint64*>(&entry->counts[event]));
+  }
+  return record;
+}
+
+void load_file_entry(const FileEntry& record) {
+  ScopeEntry* entry = &header->overflow;
+  if (record.overflow == 0) {
+    ScopeKey key = record.key;
+    key.scope[kScopeNameBytes - 1] = '\0';
+    entry = enter_scope(scope_key(key.database, key.scope), record.counting_since);
+  }
+  // A scope that no longer fits (a lower max_tracked_scopes) adds to the
+  // overflow entry, so the totals stay whole.
+  for (int event = 0; event < core::kGuardEventCount; ++event) {
+    pg_atomic_fetch_add_u64(&entry->counts[event], record.counts[event]);
+  }
+  if ((entry == &header->overflow) == (record.overflow != 0)) {
+    pg_atomic_write_u64(&entry->counting_since, static_cast<uint64>(record.counting_since));
+  }
+}
+
+// Runs in the postmaster before any backend exists. A file that is missing,
+// short or of another version is ignored: counting starts afresh.
+void load_counters_file() {
+  FILE* file = AllocateFile(kCountersFile, PG_BINARY_R);
+  if (file == nullptr) {
+    // Said once per start, so an operator can tell a reset from a quiet day.
+    ereport(LOG, (errmsg("idempotency: counters start from zero"),
+                  errdetail("No counters were saved: the first start, or the server did not "
+                            "shut down cleanly.")));
+    return;
+  }
+  FileHeader file_header{};
+  bool ok = fread(&file_header, sizeof file_header, 1, file) == 1 &&
+            file_header.magic == kCountersFileMagic &&
+            file_header.version == core::kCountersFileVersion &&
+            file_header.event_count == static_cast<std::uint32_t>(core::kGuardEventCount);
+  for (std::uint32_t index = 0; ok && index < file_header.entry_count; ++index) {
+    FileEntry record{};
+    ok = fread(&record, sizeof record, 1, file) == 1;
+    if (ok) load_file_entry(record);
+  }
+  if (!ok) {
+    ereport(LOG, (errmsg("idempotency: ignoring unreadable counters file \"%s\"", kCountersFile)));
+  }
+  FreeFile(file);
+  // Removed once read: after a crash there is no file, and the counters reset.
+  unlink(kCountersFile);
+}
+
+// on_shmem_exit in the postmaster: saves the counters at a clean shutdown
+// only (code 0), as pg_stat_statements does.
+void save_counters_file(int code, Datum) {
+  if (code != 0 || header == nullptr) return;
+  std::string temporary = std::string(kCountersFile) + ".tmp";
+  FILE* file = AllocateFile(temporary.c_str(), PG_BINARY_W);
+  if (file == nullptr) {
+    ereport(LOG, (errcode_for_file_access(),
+                  errmsg("idempotency: could not write \"%s\": %m", temporary.c_str())));
+    return;
+  }
+  FileHeader file_header{kCountersFileMagic, core::kCountersFileVersion,
+                         static_cast<std::uint32_t>(core::kGuardEventCount), 0};
+  // No lock: the postmaster holds none, and no other process is left.
+  std::vector<ScopeEntry*> entries = collect_entries();
+  file_header.entry_count = static_cast<std::uint32_t>(entries.size());
+  bool ok = fwrite(&file_header, sizeof file_header, 1, file) == 1;
+  for (const ScopeEntry* entry : entries) {
+    FileEntry record = file_entry(entry);
+    ok = ok && fwrite(&record, sizeof record, 1, file) == 1;
+  }
+  ok = FreeFile(file) == 0 && ok;
+  if (ok) {
+    durable_rename(temporary.c_str(), kCountersFile, LOG);
+  } else {
+    ereport(LOG, (errmsg("idempotency: could not write \"%s\"", temporary.c_str())));
+    unlink(temporary.c_str());
+  }
+}
+
+void attach_scope_table() {
+  if (previous_startup_hook != nullptr) previous_startup_hook();
+  LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+  bool found = false;
+  header = static_cast<ScopeTableHeader*>(
+      ShmemInitStruct("idempotency scope table", sizeof(ScopeTableHeader), &found));
+  HASHCTL info{};
+  info.keysize = sizeof(ScopeKey);
+  info.entrysize = sizeof(ScopeEntry);
+  scopes = ShmemInitHash("idempotency scopes", max_tracked_scopes, max_tracked_scopes, &info,
+                         HASH_ELEM | HASH_BLOBS);
+  if (!found) {
+    header->lock = &(GetNamedLWLockTranche(kTrancheName))->lock;
+    TimestampTz now = GetCurrentTimestamp();
+    memset(&header->overflow, 0, sizeof header->overflow);
+    initialize_entry(&header->overflow, now);
+  }
+  LWLockRelease(AddinShmemInitLock);
+  if (!IsUnderPostmaster) {
+    // hash_search below needs no lock: no backend exists yet.
+    if (!found) load_counters_file();
+    on_shmem_exit(save_counters_file, 0);
+  }
+}
+
+}  // namespace
+
+void define_scope_table_settings() {
+  DefineCustomBoolVariable("idempotency.track_counters",
+                           "Counts the guards' events in idempotency.counters.", nullptr,
+                           &track_counters, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+  // A postmaster setting defined after startup is FATAL; without preloading
+  // there is no table to size.
+  if (!process_shared_preload_libraries_in_progress) return;
+  DefineCustomIntVariable(
+      "idempotency.max_tracked_scopes", "How many scopes idempotency.counters tracks one by one.",
+      "Events of scopes past this number are counted in the overflow row.", &max_tracked_scopes,
+      1000, 1, 1000000, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+}
+
+void install_scope_table_hooks() {
+  previous_request_hook = shmem_request_hook;
+  shmem_request_hook = request_scope_table_memory;
+  previous_startup_hook = shmem_startup_hook;
+  shmem_startup_hook = attach_scope_table;
+}
+
+ScopeEntry* find_scope_entry(std::string_view scope) {
+  if (header == nullptr) return nullptr;
+  static std::string last_scope;
+  static ScopeEntry* last_entry = nullptr;
+  if (last_entry != nullptr && last_scope == scope) return last_entry;
+  if (cached_entries == nullptr) cached_entries = new std::unordered_map<std::string, ScopeEntry*>;
+  std::string name(scope.substr(0, kScopeNameBytes - 1));
+  auto cached = cached_entries->find(name);
+  ScopeEntry* entry = nullptr;
+  if (cached != cached_entries->end()) {
+    entry = cached->second;
+  } else {
+    entry = find_shared_entry(name);
+    // A client may use any number of scopes: the cache starts over rather
+    // than grow without bound (the entries stay in shared memory).
+    if (cached_entries->size() >= kMaxCachedScopes) cached_entries->clear();
+    cached_entries->emplace(name, entry);
+  }
+  last_scope = std::move(name);
+  last_entry = entry;
+  return entry;
+}
+
+bool is_overflow_entry(const ScopeEntry* entry) {
+  return header != nullptr && entry == &header->overflow;
+}
+
+ScopeEntryKind scope_entry_kind(const ScopeEntry* entry) {
+  if (header != nullptr && entry == &header->overflow) return ScopeEntryKind::kOverflow;
+  if (entry->key.scope[0] == '\0') return ScopeEntryKind::kUnscoped;
+  return ScopeEntryKind::kScope;
+}
+
+void count_event(std::string_view scope, core::GuardEvent event, std::uint64_t count) noexcept {
+  if (!track_counters || header == nullptr) return;
+  try {
+    ScopeEntry* entry = find_scope_entry(scope);
+    if (entry != nullptr) {
+      pg_atomic_fetch_add_u64(&entry->counts[static_cast<int>(event)], count);
+    }
+  } catch (...) {
+    // Out of memory for the cache: this event goes uncounted, the call succeeds.
+  }
+}
+
+void count_unscoped_event(core::GuardEvent event, std::uint64_t count) noexcept {
+  count_event(std::string_view(), event, count);
+}
+
+std::vector<ScopeEntry*> scope_entries() {
+  if (header == nullptr) return {};
+  LWLockAcquire(header->lock, LW_SHARED);
+  std::vector<ScopeEntry*> entries = collect_entries();
+  LWLockRelease(header->lock);
+  return entries;
+}
+
+bool reset_scope_counts(std::optional<std::string_view> scope) {
+  if (header == nullptr) return false;
+  TimestampTz now = GetCurrentTimestamp();
+  auto reset = [now](ScopeEntry* entry) {
+    for (pg_atomic_uint64& count : entry->counts) pg_atomic_write_u64(&count, 0);
+    pg_atomic_write_u64(&entry->counting_since, static_cast<uint64>(now));
+  };
+  if (!scope) {
+    for (ScopeEntry* entry : scope_entries()) {
+      if (entry == &header->overflow || entry->key.database == MyDatabaseId) reset(entry);
+    }
+    return true;
+  }
+  ScopeKey name = scope_key(MyDatabaseId, *scope);
+  LWLockAcquire(header->lock, LW_SHARED);
+  bool found = false;
+  auto* entry = static_cast<ScopeEntry*>(hash_search(scopes, &name, HASH_FIND, &found));
+  LWLockRelease(header->lock);
+  if (entry == nullptr) return false;
+  reset(entry);
+  return true;
+}
+
+}  // namespace idempotency::pg

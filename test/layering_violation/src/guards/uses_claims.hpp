@@ -1,0 +1,3 @@
+// Breaks the layering on purpose: scripts/check-layering.sh must refuse it.
+#pragma once
+#include "claims/guard_claim.hpp"

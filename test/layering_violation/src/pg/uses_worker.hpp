@@ -1,3 +1,0 @@
-// Breaks the layering on purpose: scripts/check-layering.sh must refuse it.
-#pragma once
-#include "worker/launcher.hpp"
