@@ -285,5 +285,13 @@ purge_by_hand_per_node() {
 }
 check "purge_expired() deletes the expired guards of its own node's shards" purge_by_hand_per_node
 
+# --- load tests: test/citus/load/*.sh, sourced in name order (they use check,
+# sql, expect, port, dir and work; each leaves the cluster up for the next) ---
+for load_test in test/citus/load/*.sh; do
+  [ -z "${CITUS_LOAD_TESTS:-}" ] || [[ " $CITUS_LOAD_TESTS " == *" $(basename "$load_test" .sh) "* ]] ||
+    continue
+  source "$load_test"
+done
+
 echo "citus: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
