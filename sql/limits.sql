@@ -101,6 +101,8 @@ SELECT idempotency.set_limits('lim-closed', max_live => 0);
 \set VERBOSITY sqlstate
 SELECT idempotency.claim_guard('lim-closed', 'k');
 \set VERBOSITY terse
+-- The refused claim's first count gave back both kinds it counted.
+SELECT live, pending FROM idempotency.limits WHERE pattern = 'lim-closed';
 
 -- DBAs set limits through grant_admin; clients cannot, nor read them.
 CREATE ROLE lim_admin;

@@ -259,12 +259,16 @@ void charge_claim(std::string_view scope, bool new_guard, bool new_pending) {
       LimitSlot* slot = slot_of(limit);
       bool first_count = pg_atomic_read_u64(&slot->counted_at) == 0;
       if (first_count) recount(slot, limit.pattern);
-      if (new_guard && !charge(limit, slot, core::LimitKind::kLive, first_count)) {
+      // Both kinds are charged before either refuses: a first count saw this
+      // claim's guard as live and pending, and a refusal must give back both.
+      bool live_fits = !new_guard || charge(limit, slot, core::LimitKind::kLive, first_count);
+      bool pending_fits = charge(limit, slot, core::LimitKind::kPending, first_count);
+      if (!live_fits) {
         count_event(scope, core::GuardEvent::kLimitReached);
         throw core::scope_limit_error(scope, limit.pattern, core::LimitKind::kLive,
                                       *limit.max_live);
       }
-      if (!charge(limit, slot, core::LimitKind::kPending, first_count)) {
+      if (!pending_fits) {
         count_event(scope, core::GuardEvent::kLimitReached);
         throw core::scope_limit_error(scope, limit.pattern, core::LimitKind::kPending,
                                       *limit.max_pending);
