@@ -362,29 +362,27 @@ def preload_completed():
     psql("VACUUM ANALYZE idempotency.guards; VACUUM ANALYZE bench_raw.guards;")
 
 
-def workload_claim_existing():
-    log(f"workload {W2}")
+def function_against_raw(workload, function, function_script, raw, raw_script):
+    """A function against the raw SQL it replaces, over the pre-loaded completed guards."""
+    log(f"workload {workload}")
     rows = {"rows": PRELOAD_ROWS}
-    interleave(W2, lambda sync: [
-        Contender("claim_guard()", "claim_guard_existing.sql", variables=rows),
-        Contender("raw INSERT ON CONFLICT", "raw_insert_existing.sql", variables=rows,
-                  baseline=True)])
+    interleave(workload, lambda sync: [
+        Contender(function, function_script, variables=rows),
+        Contender(raw, raw_script, variables=rows, baseline=True)])
+
+
+def workload_claim_existing():
+    function_against_raw(W2, "claim_guard()", "claim_guard_existing.sql",
+                         "raw INSERT ON CONFLICT", "raw_insert_existing.sql")
 
 
 def workload_replay():
-    log(f"workload {W3}")
-    rows = {"rows": PRELOAD_ROWS}
-    interleave(W3, lambda sync: [
-        Contender("claim_or_lookup()", "claim_or_lookup_replay.sql", variables=rows),
-        Contender("raw SELECT", "raw_select_replay.sql", variables=rows, baseline=True)])
+    function_against_raw(W3, "claim_or_lookup()", "claim_or_lookup_replay.sql",
+                         "raw SELECT", "raw_select_replay.sql")
 
 
 def workload_lookup():
-    log(f"workload {W5}")
-    rows = {"rows": PRELOAD_ROWS}
-    interleave(W5, lambda sync: [
-        Contender("lookup()", "lookup.sql", variables=rows),
-        Contender("raw PK SELECT", "raw_select_lookup.sql", variables=rows, baseline=True)])
+    function_against_raw(W5, "lookup()", "lookup.sql", "raw PK SELECT", "raw_select_lookup.sql")
 
 
 def workload_record():
@@ -703,36 +701,30 @@ def describe_machine():
     }
 
 
+# The workloads in the order they run (11, the Citus one, runs from bench/citus-run).
+WORKLOAD_ORDER = [("1", workload_claim_new), ("2", workload_claim_existing),
+                  ("3", workload_replay), ("5", workload_lookup), ("4", workload_record),
+                  ("6", workload_scale), ("7", workload_purge), ("8", workload_batch_claims),
+                  ("9", workload_counters), ("10", workload_limits),
+                  ("12", workload_batch_outcomes)]
+# They share one pre-load of completed guards, made before the first of them.
+PRELOADED = {"2", "3", "5"}
+
+
 def main():
     RESULTS.mkdir(parents=True, exist_ok=True)
     setup_database("postgres")
     describe_machine()
     log(f"{SECONDS} s per run, {ROUNDS} rounds, clients {CLIENTS}, synchronous_commit {SYNCS}, "
         f"workloads {' '.join(sorted(WORKLOADS))}")
-    if "1" in WORKLOADS:
-        workload_claim_new()
-    if WORKLOADS & {"2", "3", "5"}:
-        preload_completed()
-        if "2" in WORKLOADS:
-            workload_claim_existing()
-        if "3" in WORKLOADS:
-            workload_replay()
-        if "5" in WORKLOADS:
-            workload_lookup()
-    if "4" in WORKLOADS:
-        workload_record()
-    if "6" in WORKLOADS:
-        workload_scale()
-    if "7" in WORKLOADS:
-        workload_purge()
-    if "8" in WORKLOADS:
-        workload_batch_claims()
-    if "9" in WORKLOADS:
-        workload_counters()
-    if "10" in WORKLOADS:
-        workload_limits()
-    if "12" in WORKLOADS:
-        workload_batch_outcomes()
+    preloaded = False
+    for number, workload in WORKLOAD_ORDER:
+        if number not in WORKLOADS:
+            continue
+        if number in PRELOADED and not preloaded:
+            preload_completed()
+            preloaded = True
+        workload()
     results["meta"]["loadavg_end"] = os.getloadavg()
     busy, steal, total = (b - a for a, b in zip(CPU_AT_START, cpu_times()))
     if total:

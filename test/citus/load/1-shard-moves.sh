@@ -40,6 +40,23 @@ rebalance() {
   [ $((on1 - on2)) -le 2 ] && [ $((on2 - on1)) -le 2 ]
 }
 
+# After the moves each node purges the shards it now holds (the placements
+# pg_dist_placement gives its group), whichever node the guards were claimed on.
+purge_after_moves() {
+  sql coordinator -c "SELECT count(idempotency.claim_guard('moved', k::text, ttl => '1 ms'))
+                        FROM generate_series(1, 400) AS k" >/dev/null || return 1
+  sleep 1
+  local node deleted total=0 remaining
+  for node in worker1 worker2; do
+    deleted=$(sql "$node" -c 'SELECT idempotency.purge_expired()') || return 1
+    echo "$node purged $deleted"
+    total=$((total + deleted))
+  done
+  remaining=$(sql coordinator -c "SELECT count(*) FROM idempotency.guards WHERE scope = 'moved'")
+  echo "expired guards purged: $total, left: $remaining"
+  [ "$total" -ge 400 ] && [ "$remaining" -eq 0 ]
+}
+
 start_claimers moves 6
 sleep 3
 check "moves: 4 guards shards moved from worker1 to worker2 under load" move_shards
@@ -47,3 +64,4 @@ check "moves: citus_rebalance_start under load, waited for, balances the shards"
 sleep 2
 stop_claimers moves
 check_claims moves
+check "moves: each node purges the expired guards of the shards it holds after the moves" purge_after_moves
