@@ -232,29 +232,31 @@ run_tap_tests() {
   report "tap (prove)" "$passed" "$failed" "$status" "$log"
 }
 
-# 6. The client examples (Python, Node.js, C++, psql), the HTTP service with
-# its headless-Chromium test, and the pgbouncer test: examples/run-tests.sh
-# prints TAP lines and starts its own cluster.
-run_example_tests() {
-  local log=$logs/examples.log
-  examples/run-tests.sh >"$log" 2>&1
+# run_tap_line_suite LOG LABEL COMMAND...: runs a suite that prints TAP lines
+# (`ok N`, `not ok N`) into $logs/LOG.log and reports their counts.
+run_tap_line_suite() {
+  local log=$logs/$1.log label=$2
+  shift 2
+  "$@" >"$log" 2>&1
   local status=$?
   local passed failed
   passed=$(grep -cE '^ok [0-9]+' "$log")
   failed=$(grep -cE '^not ok [0-9]+' "$log")
-  report "examples (examples/run-tests.sh)" "$passed" "$failed" "$status" "$log"
+  report "$label" "$passed" "$failed" "$status" "$log"
+}
+
+# 6. The client examples (Python, Node.js, C++, psql), the HTTP service with
+# its headless-Chromium test, and the pgbouncer test: examples/run-tests.sh
+# prints TAP lines and starts its own cluster.
+run_example_tests() {
+  run_tap_line_suite examples "examples (examples/run-tests.sh)" examples/run-tests.sh
 }
 
 # 7. Citus: a coordinator and two workers (scripts/test-citus.sh); Citus is
 # built once from its release source into /var/cache/idempotency-test.
 run_citus_tests() {
-  local log=$logs/citus.log
-  scripts/test-citus.sh >"$log" 2>&1
-  local status=$?
-  local passed failed
-  passed=$(grep -cE '^ok [0-9]+' "$log")
-  failed=$(grep -cE '^not ok [0-9]+' "$log")
-  report "citus (coordinator + 2 workers, scripts/test-citus.sh)" "$passed" "$failed" "$status" "$log"
+  run_tap_line_suite citus "citus (coordinator + 2 workers, scripts/test-citus.sh)" \
+    scripts/test-citus.sh
 }
 
 # 0c. The include layering (scripts/check-layering.sh): clean on src/, and

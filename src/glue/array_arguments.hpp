@@ -2,6 +2,7 @@
 // scope and its keys, the arrays of one entry per key, and the order the keys
 // are taken in.
 #pragma once
+#include "core/input_validation.hpp"
 #include "glue/postgres.hpp"
 
 #include <vector>
@@ -27,6 +28,17 @@ struct BatchKeys {
   std::vector<text*> keys;
 };
 BatchKeys batch_key_arguments(FunctionCallInfo fcinfo);
+
+// The per-key values of an optional array argument of a batch: the array, its
+// length checked against the batch's `count` keys (22023), or `fallback` for
+// every key when the argument is NULL. (`fallback` does not decide T.)
+template <typename T>
+std::vector<T> per_key_values(std::optional<std::vector<T>> values, std::string_view name,
+                              std::size_t count, typename std::vector<T>::value_type fallback) {
+  if (!values) return std::vector<T>(count, fallback);
+  core::require_batch_length(name, values->size(), count);
+  return std::move(*values);
+}
 
 // Positions of `keys` in the order a batch takes them: by key bytes (the same
 // order in every backend, so two batches racing on overlapping keys wait for

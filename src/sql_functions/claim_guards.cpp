@@ -36,14 +36,10 @@ BatchArguments batch_arguments(FunctionCallInfo fcinfo) {
   BatchArguments arguments;
   arguments.batch = batch_key_arguments(fcinfo);
   arguments.ttl = interval_argument(fcinfo, 2);
-  std::optional<std::vector<text*>> fingerprints = text_array_argument(fcinfo, 3, "fingerprints");
-  if (fingerprints) {
-    core::require_batch_length("fingerprints", fingerprints->size(), arguments.batch.keys.size());
-    for (text* fingerprint : *fingerprints) core::require_fingerprint(text_view(fingerprint));
-    arguments.fingerprints = std::move(*fingerprints);
-  } else {
-    arguments.fingerprints.assign(arguments.batch.keys.size(), nullptr);
-  }
+  arguments.fingerprints = per_key_values(text_array_argument(fcinfo, 3, "fingerprints"),
+                                          "fingerprints", arguments.batch.keys.size(), nullptr);
+  for (text* fingerprint : arguments.fingerprints)
+    core::require_fingerprint(text_view(fingerprint));
   arguments.lease = interval_argument(fcinfo, 4);
   require_claim_durations(arguments.ttl, arguments.lease);
   arguments.attempt_digest = attempt_digest(text_argument(fcinfo, 5));

@@ -41,26 +41,14 @@ BatchArguments batch_arguments(FunctionCallInfo fcinfo) {
   arguments.batch = batch_key_arguments(fcinfo);
   arguments.status = core::require_outcome_status(text_view(text_argument(fcinfo, 2)));
   std::size_t count = arguments.batch.keys.size();
-  std::optional<std::vector<Jsonb*>> outcomes = jsonb_array_argument(fcinfo, 3, "outcomes");
-  if (outcomes) {
-    core::require_batch_length("outcomes", outcomes->size(), count);
-    for (Jsonb* outcome : *outcomes) {
-      if (outcome == nullptr) continue;
-      core::require_outcome_size(VARSIZE(outcome),
-                                 static_cast<std::size_t>(max_outcome_size_bytes));
-    }
-    arguments.outcomes = std::move(*outcomes);
-  } else {
-    arguments.outcomes.assign(count, nullptr);
+  arguments.outcomes =
+      per_key_values(jsonb_array_argument(fcinfo, 3, "outcomes"), "outcomes", count, nullptr);
+  for (Jsonb* outcome : arguments.outcomes) {
+    if (outcome == nullptr) continue;
+    core::require_outcome_size(VARSIZE(outcome), static_cast<std::size_t>(max_outcome_size_bytes));
   }
-  std::optional<std::vector<std::optional<std::int64_t>>> claim_tokens =
-      bigint_array_argument(fcinfo, 4, "claim_tokens");
-  if (claim_tokens) {
-    core::require_batch_length("claim_tokens", claim_tokens->size(), count);
-    arguments.claim_tokens = std::move(*claim_tokens);
-  } else {
-    arguments.claim_tokens.assign(count, std::nullopt);
-  }
+  arguments.claim_tokens = per_key_values(bigint_array_argument(fcinfo, 4, "claim_tokens"),
+                                          "claim_tokens", count, std::optional<std::int64_t>());
   return arguments;
 }
 
