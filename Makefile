@@ -1,5 +1,5 @@
-# PGXS build of the idempotency extension (C++17), plus the project's two
-# front doors: `make demo` and `make test` set up a fresh Debian 12 machine.
+# PGXS build of the idempotency extension (C++17), plus the project's front
+# doors: `make demo` and `make test` set up a fresh Debian 12 machine.
 .DEFAULT_GOAL := all
 
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)

@@ -3,7 +3,7 @@
 # this list of layers (src/module.cpp sits on top and may include any):
 #   sql_functions  the SQL-callable functions
 #   worker         the purge worker, its launcher and their shared state
-#   claims         a claim's decision, waits and commit wake-ups
+#   claims         a claim's decision, outcome recording, waits, commit wake-ups
 #   config         retention policies, scope restrictions, limits, table watches
 #   guards         the guard table: description, heap access, SQL, purge
 #   counters       the per-scope event counters in shared memory

@@ -42,7 +42,7 @@ CLIENTS = [int(c) for c in env_words("BENCH_CLIENTS", "1 8")]
 SYNCS = env_words("BENCH_SYNC", "off on")
 WORKLOADS = set(env_words("BENCH_WORKLOADS", "1 2 3 4 5 6 7 8 9 10"))
 BATCH_KEYS = 100
-BATCH_CLIENTS = [int(c) for c in env_words("BENCH_BATCH_CLIENTS", "8")]
+BATCH_CLIENTS = [int(c) for c in env_words("BENCH_BATCH_CLIENTS", "1 8")]
 PRELOAD_ROWS = env_int("BENCH_PRELOAD_ROWS", 100_000)
 SCALE_ROWS = env_int("BENCH_SCALE_ROWS", 10_000_000)
 SCALE_SMALL_ROWS = env_int("BENCH_SCALE_SMALL_ROWS", 10_000)
@@ -200,6 +200,44 @@ def redis_run(mode, clients, pipeline=1):
     return run
 
 
+class WaitSampler(threading.Thread):
+    """What the backends of a pgbench run are doing, sampled every 50 ms from
+    pg_stat_activity: on the CPU, waiting (wait_event_type:wait_event), or idle
+    while pgbench has the turn. Counts per state, for the report's table of
+    what bounds a workload that more efficient code alone does not speed up."""
+
+    QUERY = ("SELECT CASE WHEN a.state <> 'active' THEN 'idle (pgbench''s turn)'"
+             " WHEN a.wait_event IS NULL THEN 'on CPU'"
+             " ELSE a.wait_event_type || ':' || a.wait_event END, pg_catalog.count(*)"
+             " FROM pg_catalog.pg_stat_activity AS a"
+             " WHERE a.application_name = 'pgbench' AND a.backend_type = 'client backend'"
+             " GROUP BY 1")
+
+    def __init__(self, db):
+        super().__init__(daemon=True)
+        self.db, self.counts, self.error = db, {}, None
+        self.stopping = threading.Event()
+        self.start()
+
+    def run(self):
+        import psycopg
+        try:
+            with psycopg.connect(host=HOST, port=PORT, user="postgres", dbname=self.db,
+                                 autocommit=True) as connection:
+                while not self.stopping.wait(0.05):
+                    for state, count in connection.execute(self.QUERY):
+                        self.counts[state] = self.counts.get(state, 0) + count
+        except Exception as error:  # reported by finish()
+            self.error = error
+
+    def finish(self):
+        self.stopping.set()
+        self.join()
+        if self.error:
+            raise RuntimeError(f"sampling pg_stat_activity failed: {self.error}")
+        return self.counts
+
+
 # --- contenders and interleaving ---------------------------------------------
 
 
@@ -208,8 +246,9 @@ class Contender:
     the baseline of its group (same workload, group, clients and sync)."""
 
     def __init__(self, name, script=None, redis=None, db="postgres", variables=None,
-                 baseline=False, group=None, keys_per_call=1, options=""):
+                 baseline=False, group=None, keys_per_call=1, options="", sample_waits=False):
         self.name, self.script, self.redis, self.db = name, script, redis, db
+        self.sample_waits = sample_waits  # WaitSampler during each pgbench run
         self.options = options  # more PGOPTIONS for the session (-c setting=value)
         # A batch contender's "tps" is reported in keys/s: calls/s times this
         # for pgbench; redis-benchmark pipelines this many commands.
@@ -244,9 +283,15 @@ def run_one(workload, contender, clients, sync, round_number, before=None):
         sync = {"fast": "off", "durable": "on"}[contender.redis]
     else:
         checkpoint(contender.db)
-        measured = pgbench(contender.script, clients, sync, contender.db, variables,
-                           tag=f"r{run_counter}", options=contender.options)
+        sampler = WaitSampler(contender.db) if contender.sample_waits else None
+        try:
+            measured = pgbench(contender.script, clients, sync, contender.db, variables,
+                               tag=f"r{run_counter}", options=contender.options)
+        finally:
+            waits = sampler.finish() if sampler else None
         measured["tps"] *= contender.keys_per_call
+        if waits is not None:
+            measured["waits"] = waits
     extra = {}
     if "pool" in variables and measured["max_per_client"] > int(variables["pool"]):
         extra["note"] = "pool of pending guards ran out: later calls hit completed guards"
@@ -311,9 +356,10 @@ def workload_batch_claims():
                           keys_per_call=BATCH_KEYS) if sync == "off" else \
             Contender("Redis SET NX EX pipelined 100, appendfsync always", redis="durable",
                       keys_per_call=BATCH_KEYS)
-        return [Contender("claim_guards()", "claim_guards_100.sql", keys_per_call=BATCH_KEYS),
+        return [Contender("claim_guards()", "claim_guards_100.sql", keys_per_call=BATCH_KEYS,
+                          sample_waits=True),
                 Contender("raw INSERT ... SELECT ON CONFLICT", "raw_insert_batch_100.sql",
-                          baseline=True, keys_per_call=BATCH_KEYS),
+                          baseline=True, keys_per_call=BATCH_KEYS, sample_waits=True),
                 redis]
 
     interleave(W8, contenders, clients_list=BATCH_CLIENTS)

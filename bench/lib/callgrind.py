@@ -21,7 +21,6 @@ from pathlib import Path
 PAIRS = [
     ("claim_guard_new", "raw_insert_new", "claim of a new key"),
     ("plpgsql_new", "raw_insert_new", "PL/pgSQL claim of a new key"),
-    ("raw_insert_new", "raw_insert_new_nocheck", "the two CHECK constraints of the table"),
     ("claim_guards_100", "raw_insert_batch_100", "batch claim of 100 new keys (one call)"),
     ("claim_guard_existing", "raw_insert_existing", "claim of an existing key (retry)"),
     ("claim_or_lookup_replay", "raw_select_replay", "replay of a stored outcome"),

@@ -1,6 +1,6 @@
 -- The raw-SQL contenders: a table equivalent to idempotency.guards (same
 -- columns, primary key (scope, key) with collation "C", the same expires_at
--- index, checks, fillfactor and autovacuum settings) and the hand-written claim
+-- index, fillfactor and autovacuum settings) and the hand-written claim
 -- as a PL/pgSQL function. Run in every database the benchmark uses.
 CREATE SCHEMA bench_raw;
 CREATE TABLE bench_raw.guards (LIKE idempotency.guards INCLUDING ALL)
@@ -75,10 +75,3 @@ BEGIN
   RETURN total;
 END
 $$;
-
--- The same table without the two CHECK constraints, for bench/profile: what
--- they cost an INSERT (PostgreSQL re-reads their expressions from the
--- catalog's text form, stringToNode, at every INSERT and UPDATE).
-CREATE TABLE bench_raw.guards_nocheck
-  (LIKE idempotency.guards INCLUDING ALL EXCLUDING CONSTRAINTS)
-  WITH (fillfactor = 90);
