@@ -56,4 +56,9 @@ SELECT idempotency.fingerprint('{}', '{amount}');
 SELECT idempotency.fingerprint('{}', '{/a~2}');
 SELECT idempotency.fingerprint('{}', '{}');
 SELECT idempotency.fingerprint('{}', ARRAY[NULL]::text[]);
+-- A document the server accepts but nested too deep to walk within
+-- max_stack_depth: 54001, not a crashed backend.
+SELECT pg_catalog.jsonb_typeof((pg_catalog.repeat('[', 8000) || pg_catalog.repeat(']', 8000))::jsonb)
+       AS accepted;
+SELECT idempotency.fingerprint((pg_catalog.repeat('[', 8000) || pg_catalog.repeat(']', 8000))::jsonb);
 \set VERBOSITY default

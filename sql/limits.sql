@@ -49,6 +49,28 @@ COMMIT;
 SELECT idempotency.claim_guard('lim-rollback', 's');
 SELECT string_agg(key, ',' ORDER BY key) FROM idempotency.guards WHERE scope = 'lim-rollback';
 
+-- Nested savepoints: a released savepoint hands its claims to the one around
+-- it, which gives them back when it rolls back; a sibling's rollback gives
+-- back only its own.
+SELECT idempotency.set_limits('lim-nested', max_live => 5);
+SELECT idempotency.claim_guard('lim-nested', 'kept');
+BEGIN;
+SAVEPOINT outer_sp;
+SAVEPOINT inner_sp;
+SELECT idempotency.claim_guard('lim-nested', 'a');
+RELEASE SAVEPOINT inner_sp;
+SAVEPOINT sibling;
+SELECT idempotency.claim_guard('lim-nested', 'b');
+ROLLBACK TO SAVEPOINT sibling;
+SELECT live, pending FROM idempotency.limits WHERE pattern = 'lim-nested';
+SELECT idempotency.claim_guard('lim-nested', 'c');
+SELECT live, pending FROM idempotency.limits WHERE pattern = 'lim-nested';
+ROLLBACK TO SAVEPOINT outer_sp;
+SELECT live, pending FROM idempotency.limits WHERE pattern = 'lim-nested';
+SELECT idempotency.claim_guard('lim-nested', 'd');
+COMMIT;
+SELECT live, pending FROM idempotency.limits WHERE pattern = 'lim-nested';
+
 -- A batch that would pass the limit claims nothing.
 SELECT idempotency.set_limits('lim-batch', max_live => 2);
 SELECT * FROM idempotency.claim_guards('lim-batch', ARRAY['a', 'b', 'c']);

@@ -4,6 +4,7 @@
 #include "claims/commit_wakeups.hpp"
 #include "glue/postgres.hpp"
 #include "config/limit_table.hpp"
+#include "config/scope_limits.hpp"
 #include "counters/scope_table.hpp"
 #include "glue/settings.hpp"
 #include "claims/wait_slots.hpp"
@@ -33,5 +34,6 @@ void _PG_init(void) {
   idempotency::pg::install_limit_table_hooks();
   idempotency::pg::install_wait_slot_hooks();
   idempotency::pg::install_commit_wakeup_callbacks();
+  idempotency::pg::install_scope_limit_callbacks();
   idempotency::worker::register_launcher();
 }

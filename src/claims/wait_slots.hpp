@@ -2,7 +2,7 @@
 // condition variables. A retry waiting for a pending guard sleeps on the slot
 // of its (scope, key); the guard's owner wakes that slot when the transaction
 // that recorded the outcome or released the guard commits
-// (pg/commit_wakeups.hpp). Keys that share a slot only cause a spurious
+// (claims/commit_wakeups.hpp). Keys that share a slot only cause a spurious
 // re-check. Waiters are linked through their PGPROC, so the cost is the
 // array alone: idempotency.wait_slots * sizeof(ConditionVariable), whatever
 // the number of waiters or keys.

@@ -185,48 +185,45 @@ struct Charge {
   core::LimitKind kind;
   SubTransactionId subtransaction;
 };
-std::vector<Charge>* charges = nullptr;
+std::vector<Charge> charges;
 
 void give_back(const Charge& charge) noexcept { add_to_slot(charge.slot, charge.kind, -1); }
 
 void on_transaction_end(XactEvent event, void*) {
-  if (charges == nullptr) return;
+  if (charges.empty()) return;
   switch (event) {
     case XACT_EVENT_ABORT:
     case XACT_EVENT_PARALLEL_ABORT:
-      for (const Charge& charge : *charges) give_back(charge);
-      charges->clear();
+      for (const Charge& charge : charges) give_back(charge);
+      charges.clear();
       break;
     case XACT_EVENT_COMMIT:
     case XACT_EVENT_PARALLEL_COMMIT:
     case XACT_EVENT_PREPARE:
-      charges->clear();
+      charges.clear();
       break;
     default:
       break;
   }
 }
 
+// A subtransaction's charges are the tail of the list: any made after them
+// were made by subtransactions nested in it, which have ended and either
+// given theirs back or handed them to it. So ending one costs its own
+// charges, not the transaction's.
 void on_subtransaction_end(SubXactEvent event, SubTransactionId mine, SubTransactionId parent,
                            void*) {
-  if (charges == nullptr) return;
   if (event == SUBXACT_EVENT_ABORT_SUB) {
-    auto aborted = std::stable_partition(charges->begin(), charges->end(),
-                                         [&](const Charge& c) { return c.subtransaction != mine; });
-    for (auto charge = aborted; charge != charges->end(); ++charge) give_back(*charge);
-    charges->erase(aborted, charges->end());
+    while (!charges.empty() && charges.back().subtransaction == mine) {
+      give_back(charges.back());
+      charges.pop_back();
+    }
   } else if (event == SUBXACT_EVENT_COMMIT_SUB) {
-    for (Charge& charge : *charges) {
-      if (charge.subtransaction == mine) charge.subtransaction = parent;
+    for (auto charge = charges.rbegin(); charge != charges.rend() && charge->subtransaction == mine;
+         ++charge) {
+      charge->subtransaction = parent;
     }
   }
-}
-
-void track_charges() {
-  if (charges != nullptr) return;
-  charges = new std::vector<Charge>;
-  RegisterXactCallback(on_transaction_end, nullptr);
-  RegisterSubXactCallback(on_subtransaction_end, nullptr);
 }
 
 // Charges one of a kind to the limit; false if that takes it past its maximum.
@@ -236,7 +233,7 @@ bool charge(Limit& limit, LimitSlot* slot, core::LimitKind kind, bool first_coun
   // The first count saw this claim's own guard: nothing to add, but it is
   // still given back if the claim aborts.
   if (!first_count) add_to_slot(slot, kind, 1);
-  charges->push_back({slot, kind, GetCurrentSubTransactionId()});
+  charges.push_back({slot, kind, GetCurrentSubTransactionId()});
   if (!maximum || slot_count(slot, kind) <= *maximum) return true;
   recount_if_due(slot, limit.pattern);
   return slot_count(slot, kind) <= *maximum;
@@ -244,15 +241,19 @@ bool charge(Limit& limit, LimitSlot* slot, core::LimitKind kind, bool first_coun
 
 }  // namespace
 
+void install_scope_limit_callbacks() {
+  RegisterXactCallback(on_transaction_end, nullptr);
+  RegisterSubXactCallback(on_subtransaction_end, nullptr);
+}
+
 void charge_claim(std::string_view scope, bool new_guard, bool new_pending) {
   if (!new_guard && !new_pending) return;
   if (!limits_table.current) load_limits();
   if (limits->empty()) return;
   const std::vector<std::size_t>& covering = limits_of(scope);
   if (covering.empty()) return;
-  track_charges();
-  charges->reserve(charges->size() + 2 * covering.size());  // no throw once charging
-  std::size_t first_charge = charges->size();
+  charges.reserve(charges.size() + 2 * covering.size());  // no throw once charging
+  std::size_t first_charge = charges.size();
   try {
     for (std::size_t index : covering) {
       Limit& limit = (*limits)[index];
@@ -275,10 +276,10 @@ void charge_claim(std::string_view scope, bool new_guard, bool new_pending) {
       }
     }
   } catch (...) {
-    for (std::size_t position = first_charge; position < charges->size(); ++position) {
-      give_back((*charges)[position]);
+    for (std::size_t position = first_charge; position < charges.size(); ++position) {
+      give_back(charges[position]);
     }
-    charges->resize(first_charge);
+    charges.resize(first_charge);
     throw;
   }
 }

@@ -24,6 +24,10 @@
 
 namespace idempotency::pg {
 
+// Gives a (sub)transaction's charges back when it aborts. From _PG_init when
+// preloaded: without shared memory no charge is ever made.
+void install_scope_limit_callbacks();
+
 // Charges a claim of `scope` to its limits: a new guard counts as one more
 // guard and one more pending guard; a completed guard taken over after its
 // expiry as one more pending guard. Raises IK005, having taken its charges

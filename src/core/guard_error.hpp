@@ -1,5 +1,5 @@
 // The one exception type the core throws for a user-facing error. The error
-// boundary in src/pg turns it into ereport(ERROR) with the same SQLSTATE.
+// boundary in src/glue turns it into ereport(ERROR) with the same SQLSTATE.
 #pragma once
 #include "core/pure_cpp.hpp"
 

@@ -32,9 +32,6 @@ enum class GuardEvent : int {
 
 constexpr int kGuardEventCount = static_cast<int>(GuardEvent::kCount);
 
-// The view's column name of each event, e.g. "claimed_new".
-const char* guard_event_name(GuardEvent event);
-
 // Version of the layout of the counters file (one count per event per scope).
 constexpr std::uint32_t kCountersFileVersion = 3;
 

@@ -17,10 +17,12 @@ extern "C" {
 
 namespace idempotency::pg {
 
-int max_tracked_scopes = 1000;
-bool track_counters = true;
-
 namespace {
+
+// idempotency.max_tracked_scopes (PGC_POSTMASTER).
+int max_tracked_scopes = 1000;
+// idempotency.track_counters (PGC_SUSET): false stops counting.
+bool track_counters = true;
 
 struct ScopeTableHeader {
   LWLock* lock;  // the hash: shared to find, exclusive to add an entry
@@ -286,10 +288,6 @@ ScopeEntry* find_scope_entry(std::string_view scope) {
   last_scope = std::move(name);
   last_entry = entry;
   return entry;
-}
-
-bool is_overflow_entry(const ScopeEntry* entry) {
-  return header != nullptr && entry == &header->overflow;
 }
 
 ScopeEntryKind scope_entry_kind(const ScopeEntry* entry) {

@@ -12,8 +12,8 @@
 // Other per-scope bookkeeping belongs in ScopeEntry too: add fields at the
 // end (a new entry is zeroed), update them with atomics or under `mutex`, and
 // reach them through find_scope_entry(). reset_counters() clears `counts`
-// only. Requires shared_preload_libraries; without it find_scope_entry()
-// returns nullptr and nothing is counted.
+// (and restarts `counting_since`) only. Requires shared_preload_libraries;
+// without it find_scope_entry() returns nullptr and nothing is counted.
 #pragma once
 #include "core/guard_events.hpp"
 #include "glue/postgres.hpp"
@@ -42,11 +42,6 @@ struct ScopeEntry {
   slock_t mutex;                    // for fields that need more than one atomic
 };
 
-// idempotency.max_tracked_scopes (PGC_POSTMASTER).
-extern int max_tracked_scopes;
-// idempotency.track_counters (PGC_SUSET): false stops counting.
-extern bool track_counters;
-
 void define_scope_table_settings();
 
 // Registers the shared memory, its start-up and the save at clean shutdown.
@@ -57,8 +52,6 @@ void install_scope_table_hooks();
 // table is full; nullptr when the table is not in shared memory. Throws
 // std::bad_alloc if the backend-local cache cannot grow; raises no ERROR.
 ScopeEntry* find_scope_entry(std::string_view scope);
-
-bool is_overflow_entry(const ScopeEntry* entry);
 
 // Adds `count` to the event's counter of `scope` (a no-op when
 // idempotency.track_counters is off or the table is absent). Never throws.

@@ -2,7 +2,12 @@
 
 namespace idempotency::pg {
 
+namespace {
+// idempotency.default_ttl, in seconds: the ttl of a claim with neither an
+// explicit ttl nor a retention policy for its scope (default_ttl_interval()).
 int default_ttl_seconds = 24 * 60 * 60;
+}  // namespace
+
 int max_outcome_size_bytes = 1024 * 1024;
 bool direct_access = true;
 

@@ -4,9 +4,6 @@
 
 namespace idempotency::pg {
 
-// idempotency.default_ttl, in seconds: the ttl of a claim with neither an
-// explicit ttl nor a retention policy for its scope.
-extern int default_ttl_seconds;
 // idempotency.max_outcome_size, in bytes.
 extern int max_outcome_size_bytes;
 // idempotency.direct_access: false makes claims, reads and the purge run their

@@ -61,9 +61,13 @@ PreparedStatement redate_shards_statement{
 
 }  // namespace
 
+// The purge runs batch after batch in one SPI connection, which keeps every
+// result until it ends: each result is freed once read.
 bool guards_distributed() {
-  return OidIsValid(get_extension_oid("citus", true)) &&
-         execute_prepared(distributed_statement, nullptr, "") > 0;
+  if (!OidIsValid(get_extension_oid("citus", true))) return false;
+  bool distributed = execute_prepared(distributed_statement, nullptr, "") > 0;
+  SPI_freetuptable(SPI_tuptable);
+  return distributed;
 }
 
 namespace {
@@ -80,6 +84,7 @@ uint64 purge_local_shards(TimestampTz now, uint64 limit, PurgeProgress& progress
     Datum shard = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &is_null);
     shards[row] = is_null ? InvalidOid : DatumGetObjectId(shard);
   }
+  SPI_freetuptable(SPI_tuptable);
   uint64 deleted = 0;
   while (progress.shard_position < shard_count && deleted < limit) {
     Oid shard = shards[progress.shard_position];
@@ -140,6 +145,7 @@ uint64 purge_expired_batch(TimestampTz now, int batch_size, PurgeProgress& progr
     auto deleted = static_cast<uint64>(DatumGetInt64(first_row_column(1, &is_null)));
     Datum reached = first_row_column(2, &is_null);
     if (!is_null) progress.resume_from = DatumGetTimestampTz(reached);
+    SPI_freetuptable(SPI_tuptable);
     return deleted;
   });
 }

@@ -1,6 +1,6 @@
 // claim_guard() and claim_or_lookup(): the atomic claim of a (scope, key)
-// (pg/guard_claim.hpp), and claim_or_lookup's wait for a pending guard's
-// answer (pg/wait_slots.hpp).
+// (claims/guard_claim.hpp), and claim_or_lookup's wait for a pending guard's
+// answer (claims/wait_slots.hpp).
 #include "core/claim_wait.hpp"
 #include "core/input_validation.hpp"
 #include "glue/arguments.hpp"

@@ -64,6 +64,9 @@ std::string canonical_value(const JsonbValue& value) {
 }
 
 std::string canonical_container(JsonbContainer* container) {
+  // One recursion per nesting level, each frame several times the parser's:
+  // a document the server accepted can still be too deep to walk here.
+  call_pg([]() noexcept { check_stack_depth(); });
   JsonbIterator* iterator = call_pg([&]() noexcept { return JsonbIteratorInit(container); });
   IteratorStep step = next_step(&iterator);
   if (step.token == WJB_BEGIN_OBJECT) {
