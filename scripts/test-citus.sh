@@ -178,6 +178,16 @@ limit_across_nodes() {
 }
 check "a limit set on the coordinator counts the claims of every node: IK005" limit_across_nodes
 
+# A prefix ending in U+00BF ("¿", bytes C2 BF): the recount's upper bound,
+# which Citus sends to the shards as text, must be valid UTF-8 (C3 80, not
+# the C2 C0 of adding 1 to the last byte).
+prefix_limit_in_utf8() {
+  sql coordinator -c "SELECT idempotency.set_limits('menu-¿*', max_live => 1)" >/dev/null || return 1
+  expect t worker1 "SELECT idempotency.claim_guard('menu-¿es', 'first')" || return 1
+  expect_sqlstate worker2 IK005 "SELECT idempotency.claim_guard('menu-¿fr', 'second')"
+}
+check "a prefix limit ending in a multi-byte character holds across nodes: IK005" prefix_limit_in_utf8
+
 # by => 'scope', co-located with an application table distributed by tenant,
 # in a second database of the same three nodes.
 distributed_by_scope() {

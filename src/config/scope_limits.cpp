@@ -141,7 +141,7 @@ LimitSlot* slot_of(Limit& limit) {
 // Sets the slot's counts from the table, seen with the latest snapshot (and
 // this transaction's own claims).
 void recount(LimitSlot* slot, const std::string& pattern) {
-  core::ScopeRange range = core::scope_range(pattern);
+  core::ScopeRange range = core::scope_range(pattern, GetDatabaseEncoding() == PG_UTF8);
   call_pg([&]() noexcept {
     CommandCounterIncrement();
     connect_spi();

@@ -21,13 +21,16 @@ void require_limit_values(std::optional<std::int64_t> max_live,
                           std::optional<std::int64_t> max_pending);
 
 // The scopes a pattern covers are the byte strings in [lower, upper): the
-// scope itself (upper = scope + "\x01": scopes hold no 0 byte) or, for a prefix, every string that
-// starts with it. upper is nullopt when there is none (the pattern "*").
+// scope itself (upper = scope + "\x01": scopes hold no 0 byte) or, for a
+// prefix, every string that starts with it. upper is nullopt when there is
+// none (the pattern "*"). The bounds are valid text in a UTF-8 database when
+// `utf8` (Citus sends them to its shards as text, which must be valid); in
+// another encoding the prefix's last byte is incremented.
 struct ScopeRange {
   std::string lower;
   std::optional<std::string> upper;
 };
-ScopeRange scope_range(std::string_view pattern);
+ScopeRange scope_range(std::string_view pattern, bool utf8);
 
 // IK005: the claim would take the pattern's scopes past their maximum.
 GuardError scope_limit_error(std::string_view scope, std::string_view pattern, LimitKind kind,
