@@ -113,6 +113,13 @@ SET ROLE ctr_client;
 SELECT count(*) > 2 AS sees_all FROM idempotency.counters;
 RESET ROLE;
 SELECT idempotency.revoke_client('ctr_client');
+-- Without grant_client the view, which PUBLIC may select from, raises 42501:
+-- it calls counters_rows(), which needs EXECUTE.
+GRANT USAGE ON SCHEMA idempotency TO ctr_client;
+SET ROLE ctr_client;
+SELECT count(*) FROM idempotency.counters;
+RESET ROLE;
+REVOKE USAGE ON SCHEMA idempotency FROM ctr_client;
 DROP ROLE ctr_client;
 
 -- grant_admin lets a DBA role read every row and reset counters.

@@ -220,8 +220,8 @@ class WaitSampler(threading.Thread):
         self.start()
 
     def run(self):
-        import psycopg
         try:
+            import psycopg
             with psycopg.connect(host=HOST, port=PORT, user="postgres", dbname=self.db,
                                  autocommit=True) as connection:
                 while not self.stopping.wait(0.05):
@@ -287,8 +287,11 @@ def run_one(workload, contender, clients, sync, round_number, before=None):
         try:
             measured = pgbench(contender.script, clients, sync, contender.db, variables,
                                tag=f"r{run_counter}", options=contender.options)
-        finally:
-            waits = sampler.finish() if sampler else None
+        except Exception:
+            if sampler:
+                sampler.stopping.set()  # pgbench's error is the one to report
+            raise
+        waits = sampler.finish() if sampler else None
         measured["tps"] *= contender.keys_per_call
         if waits is not None:
             measured["waits"] = waits
@@ -587,8 +590,8 @@ class PurgeWaiter(threading.Thread):
         self.start()
 
     def run(self):
-        import psycopg
         try:
+            import psycopg
             with psycopg.connect(host=HOST, port=PORT, user="postgres", dbname="postgres",
                                  autocommit=True) as connection:
                 while True:

@@ -300,8 +300,9 @@ def wait_table(results):
             order.append(key)
         for state, count in run["waits"].items():
             totals[key][state] = totals[key].get(state, 0) + count
-    shares = {key: {state: count / max(1, sum(counts.values()))
-                    for state, count in counts.items()} for key, counts in totals.items()}
+    order = [key for key in order if sum(totals[key].values()) > 0]
+    shares = {key: {state: count / sum(totals[key].values())
+                    for state, count in totals[key].items()} for key in order}
     states = sorted({state for row in shares.values() for state, share in row.items()
                      if share >= 0.03},
                     key=lambda state: -max(row.get(state, 0) for row in shares.values()))
