@@ -178,6 +178,26 @@ Oid find_expiry_index(Relation relation) {
   return found;
 }
 
+// What is known of an open guards table, or of one of its Citus shard
+// placements, with why its rows must be read (`sql_reads`) or written
+// (`sql_writes`) through SQL, nullptr when they need not.
+GuardTable describe(Relation relation, bool citus_shard, const char** sql_reads,
+                    const char** sql_writes) {
+  GuardTable description;
+  description.relation = RelationGetRelid(relation);
+  require_created_columns(RelationGetDescr(relation));
+  description.attempt_column = find_attempt_column(RelationGetDescr(relation));
+  description.owner = relation->rd_rel->relowner;
+  description.primary_key = compat::immediate_primary_key(relation);
+  *sql_reads = reason_for_sql_reads(relation, description.primary_key, citus_shard);
+  *sql_writes = *sql_reads != nullptr ? *sql_reads
+                                      : reason_for_sql_writes(relation, description.attempt_column);
+  description.direct_reads = *sql_reads == nullptr;
+  description.direct_writes = *sql_writes == nullptr;
+  description.expiry_index = find_expiry_index(relation);
+  return description;
+}
+
 void load(LOCKMODE lock) {
   cache_valid = false;
   if (!callbacks_registered) {
@@ -197,17 +217,9 @@ void load(LOCKMODE lock) {
   // is current; one that arrives while reading makes the next call reload.
   Relation relation = table_open(relation_oid, lock);
   uint64 invalidations_before = invalidations;
-  cached = GuardTable{};
-  cached.relation = relation_oid;
-  require_created_columns(RelationGetDescr(relation));
-  cached.attempt_column = find_attempt_column(RelationGetDescr(relation));
-  cached.owner = relation->rd_rel->relowner;
-  cached.primary_key = compat::immediate_primary_key(relation);
-  const char* sql_reads = reason_for_sql_reads(relation, cached.primary_key, false);
-  const char* sql_writes =
-      sql_reads != nullptr ? sql_reads : reason_for_sql_writes(relation, cached.attempt_column);
-  cached.direct_reads = sql_reads == nullptr;
-  cached.direct_writes = sql_writes == nullptr;
+  const char* sql_reads = nullptr;
+  const char* sql_writes = nullptr;
+  cached = describe(relation, false, &sql_reads, &sql_writes);
   // For a DBA asking why claims became slower (SET client_min_messages).
   if (sql_reads != nullptr) {
     ereport(DEBUG1, (errmsg("idempotency: claims and reads of idempotency.guards run SQL "
@@ -217,7 +229,6 @@ void load(LOCKMODE lock) {
     ereport(DEBUG1, (errmsg("idempotency: claims of idempotency.guards run SQL statements: %s",
                             sql_writes)));
   }
-  cached.expiry_index = find_expiry_index(relation);
   loaded_with_direct_access = direct_access;
   table_close(relation, NoLock);
   cache_valid = invalidations == invalidations_before;
@@ -227,18 +238,9 @@ void load(LOCKMODE lock) {
 
 bool describe_guard_shard(Oid shard, GuardTable* description) {
   Relation relation = table_open(shard, RowExclusiveLock);
-  *description = GuardTable{};
-  description->relation = shard;
-  require_created_columns(RelationGetDescr(relation));
-  description->attempt_column = find_attempt_column(RelationGetDescr(relation));
-  description->owner = relation->rd_rel->relowner;
-  description->primary_key = compat::immediate_primary_key(relation);
-  description->direct_reads =
-      reason_for_sql_reads(relation, description->primary_key, true) == nullptr;
-  description->direct_writes =
-      description->direct_reads &&
-      reason_for_sql_writes(relation, description->attempt_column) == nullptr;
-  description->expiry_index = find_expiry_index(relation);
+  const char* sql_reads = nullptr;
+  const char* sql_writes = nullptr;
+  *description = describe(relation, true, &sql_reads, &sql_writes);
   table_close(relation, NoLock);
   return description->direct_writes && OidIsValid(description->expiry_index);
 }
