@@ -2,8 +2,10 @@
 # packages, for the version matrix (scripts/test-versions.sh). Source this
 # file; run as root. A chroot is made once and cached outside the tree.
 #
+#   PostgreSQL 15: Debian 12 (bookworm), for the package tests
 #   PostgreSQL 17: Debian 13 (trixie)
 #   PostgreSQL 18: Debian unstable (sid)
+#   PostgreSQL 19: Debian unstable (sid) with its packages from experimental
 
 IDEMPOTENCY_CHROOT_CACHE=${IDEMPOTENCY_CHROOT_CACHE:-/var/cache/idempotency-test}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -11,8 +13,9 @@ DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # The Debian suite that ships PostgreSQL MAJOR.
 suite_for_major() {
   case "$1" in
+    15) echo bookworm ;;
     17) echo trixie ;;
-    18) echo sid ;;
+    18 | 19) echo sid ;;
     *) echo "no Debian suite known for PostgreSQL $1" >&2; return 1 ;;
   esac
 }
@@ -24,8 +27,13 @@ chroot_dir() { echo "$IDEMPOTENCY_CHROOT_CACHE/pg$1-$(suite_for_major "$1")"; }
 # GoogleTest and libpq for the stress test, IPC::Run for TAP, python3 for
 # free_port, and the Prometheus exporter for its TAP test.
 chroot_packages() {
-  echo "postgresql-$1 postgresql-server-dev-$1 postgresql-client-$1 build-essential cmake" \
-    "libgtest-dev libpq-dev pkg-config libipc-run-perl python3 make prometheus-postgres-exporter"
+  local server="postgresql-$1 postgresql-server-dev-$1 postgresql-client-$1 libpq-dev"
+  # 19 is only in experimental: name each of its packages' suite (installing
+  # with -t experimental drags in an uninstallable perl).
+  # shellcheck disable=SC2001
+  [ "$1" = 19 ] && server=$(echo "$server libpq5" | sed 's|\([^ ]*\)|\1/experimental|g')
+  echo "$server build-essential cmake" \
+    "libgtest-dev pkg-config libipc-run-perl python3 make prometheus-postgres-exporter"
 }
 
 # install_chroot_packages MAJOR DIR: installs chroot_packages into DIR.
@@ -33,6 +41,9 @@ install_chroot_packages() {
   local major=$1 dir=$2 apt_options=()
   # sid's Release file is often past its Valid-Until date.
   [ "$(suite_for_major "$major")" = sid ] && apt_options=(-o Acquire::Check-Valid-Until=false)
+  if [ "$major" = 19 ]; then
+    echo "deb $DEBIAN_MIRROR experimental main" >"$dir/etc/apt/sources.list.d/experimental.list"
+  fi
   mount_chroot "$dir"
   # shellcheck disable=SC2046
   chroot "$dir" env DEBIAN_FRONTEND=noninteractive sh -c \
