@@ -153,15 +153,22 @@ struct MemberKey {
   uint32 utf8_length;
 };
 
-// By UTF-8 bytes (memcmp order, a prefix first). Checks for interrupts: a
-// sort is a loop over the payload too.
-int compare_member_keys(const void* left, const void* right, void*) {
+// UTF-8 byte order (memcmp, a prefix first), for qsort_arg. Checks for
+// interrupts: a sort is a loop over client input too.
+template <typename Entry>
+int compare_utf8(const void* left, const void* right, void*) {
   CHECK_FOR_INTERRUPTS();
-  const auto* a = static_cast<const MemberKey*>(left);
-  const auto* b = static_cast<const MemberKey*>(right);
+  const auto* a = static_cast<const Entry*>(left);
+  const auto* b = static_cast<const Entry*>(right);
   int order = memcmp(a->utf8, b->utf8, Min(a->utf8_length, b->utf8_length));
   if (order != 0) return order;
   return a->utf8_length < b->utf8_length ? -1 : a->utf8_length > b->utf8_length ? 1 : 0;
+}
+
+template <typename Entry>
+void sort_by_utf8(Entry* entries, std::size_t count) {
+  call_pg(
+      [&]() noexcept { qsort_arg(entries, count, sizeof(Entry), compare_utf8<Entry>, nullptr); });
 }
 
 // {"key":value,...} sorted by the key's UTF-8 bytes (jsonb keeps its own
@@ -179,8 +186,7 @@ void write_object(core::CanonicalText& out, JsonbContainer* container, JsonbIter
                       static_cast<uint32>(utf8.size())};
     next_step(iterator);  // the value, looked up again when written
   }
-  call_pg(
-      [&]() noexcept { qsort_arg(keys, stored, sizeof(MemberKey), compare_member_keys, nullptr); });
+  sort_by_utf8(keys, stored);
   out.push_back('{');
   for (uint32 index = 0; index < stored; ++index) {
     check_for_interrupts();
@@ -260,15 +266,6 @@ struct Path {
   uint32 utf8_length;
 };
 
-int compare_paths(const void* left, const void* right, void*) {
-  CHECK_FOR_INTERRUPTS();
-  const auto* a = static_cast<const Path*>(left);
-  const auto* b = static_cast<const Path*>(right);
-  int order = memcmp(a->utf8, b->utf8, Min(a->utf8_length, b->utf8_length));
-  if (order != 0) return order;
-  return a->utf8_length < b->utf8_length ? -1 : a->utf8_length > b->utf8_length ? 1 : 0;
-}
-
 bool same_path(const Path& a, const Path& b) {
   return a.utf8_length == b.utf8_length && memcmp(a.utf8, b.utf8, a.utf8_length) == 0;
 }
@@ -301,8 +298,7 @@ void write_parts(core::CanonicalText& out, Jsonb* document, ArrayType* paths) {
     sorted[index] = {pointer.data(), utf8.data(), static_cast<uint32>(pointer.size()),
                      static_cast<uint32>(utf8.size())};
   }
-  call_pg(
-      [&]() noexcept { qsort_arg(sorted, element_count, sizeof(Path), compare_paths, nullptr); });
+  sort_by_utf8(sorted, static_cast<std::size_t>(element_count));
   out.push_back('{');
   bool first = true;
   for (int index = 0; index < element_count; ++index) {
