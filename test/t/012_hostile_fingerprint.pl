@@ -3,7 +3,8 @@
 # memory grows by a bounded multiple of the argument; (b) a call that walks
 # tens of megabytes of canonical text is stopped within about a second by
 # statement_timeout (57014) and by pg_cancel_backend; (c) a payload whose
-# canonical text would pass 64 MiB gets 54000, one just under it a digest.
+# canonical text would pass 64 MiB gets 54000, one just under it a digest;
+# (d) a database not in UTF-8 digests the same text.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -109,6 +110,28 @@ is($node->safe_psql('postgres',
   $node->safe_psql('postgres',
   q{SELECT encode(sha256(convert_to('["' || repeat('\u0001', 11184810) || '"]', 'UTF8')), 'hex')}),
   'one of 67,108,864 bytes exactly gets its digest');
+
+# --- (d) A database not in UTF-8 ------------------------------------------------
+# Keys and strings are digested in UTF-8 and keys sorted by their UTF-8 bytes,
+# whatever the database encoding: in WIN1252 "€" (0x80) sorts before "é"
+# (0xE9), in UTF-8 after it (E2 82 AC, C3 A9).
+$node->safe_psql('postgres',
+  q{CREATE DATABASE win ENCODING 'WIN1252' LOCALE 'C' TEMPLATE template0});
+$node->safe_psql('win', 'CREATE EXTENSION idempotency');
+my $payload = q{'{"€": 1, "é": "ü€\u0001", "a": {"€x": [1.50, 1e131071]}}'};
+my $paths = q{'{/€,/é,/a/€x,/é,/missing}'};
+my $expected = $node->safe_psql('postgres', q{SELECT encode(sha256(convert_to(
+  '{"a":{"€x":[1.5,1e131071]},"é":"ü€\u0001","€":1}', 'UTF8')), 'hex')});
+my $expected_parts = $node->safe_psql('postgres', q{SELECT encode(sha256(convert_to(
+  '{"/a/€x":[1.5,1e131071],"/é":"ü€\u0001","/€":1}', 'UTF8')), 'hex')});
+is($node->safe_psql('win', "SET client_encoding = 'UTF8';
+  SELECT idempotency.fingerprint($payload)"), $expected,
+  'a WIN1252 database digests the UTF-8 text, keys in UTF-8 order');
+is($node->safe_psql('win', "SET client_encoding = 'UTF8';
+  SELECT idempotency.fingerprint($payload, $paths)"), $expected_parts,
+  'and its paths, sorted in UTF-8 order, a duplicate once');
+is($node->safe_psql('postgres', "SELECT idempotency.fingerprint($payload)"), $expected,
+  'the same digest as a UTF-8 database');
 
 $node->stop;
 done_testing();
