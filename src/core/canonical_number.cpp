@@ -22,6 +22,7 @@ constexpr std::uint16_t kShortWeightSign = 0x0040;
 constexpr std::uint16_t kShortWeightMask = 0x003F;
 
 constexpr int kDecimalDigitsPerGroup = 4;
+constexpr std::int16_t kLargestDigit = 9999;
 constexpr int kGroupDivisors[kDecimalDigitsPerGroup] = {1000, 100, 10, 1};
 
 std::int16_t read_int16(std::string_view bytes, std::size_t offset) {
@@ -91,6 +92,12 @@ StoredNumeric decode_stored_numeric(std::string_view bytes) {
   }
   std::size_t digit_bytes = bytes.size() - digits_offset;
   number.digits = bytes.substr(digits_offset, digit_bytes - digit_bytes % sizeof(std::int16_t));
+  for (std::size_t offset = 0; offset < number.digits.size(); offset += sizeof(std::int16_t)) {
+    std::int16_t digit = read_int16(number.digits, offset);
+    if (digit < 0 || digit > kLargestDigit) {
+      throw std::logic_error("idempotency: a numeric digit out of range");
+    }
+  }
   return number;
 }
 

@@ -38,7 +38,8 @@ struct StoredNumeric {
 // scale (bits 0x1F80) and a 7-bit two's complement weight (0x007F); in the
 // long form (0x8000 clear) the sign is 0x4000 and the display scale 0x3FFF,
 // and an int16 weight follows. The digits come last. NaN and the infinities
-// (0xC000 and up) cannot be in a jsonb: 22023 if one is.
+// (0xC000 and up) cannot be in a jsonb: 22023 if one is. A digit out of
+// 0..9999 is a corrupt value: std::logic_error.
 StoredNumeric decode_stored_numeric(std::string_view bytes);
 
 void write_canonical_number(CanonicalText& out, const StoredNumeric& number);

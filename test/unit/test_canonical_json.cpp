@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -9,28 +10,12 @@
 #include "core/canonical_number.hpp"
 #include "core/canonical_text.hpp"
 #include "core/guard_error.hpp"
+#include "string_text.hpp"
 
 namespace idempotency::core {
 namespace {
 
 using Tokens = std::vector<std::string>;
-
-// Canonical text in a std::string, with the limit the test asks for.
-class StringText final : public CanonicalText {
- public:
-  explicit StringText(std::size_t limit = kMaxCanonicalTextBytes) : CanonicalText(limit) {}
-  std::size_t reallocations = 0;
-
- protected:
-  char* reallocate(std::size_t capacity) override {
-    ++reallocations;
-    storage_.resize(capacity);
-    return storage_.data();
-  }
-
- private:
-  std::string storage_;
-};
 
 std::string canonical_string(std::string_view utf8) {
   StringText text;
@@ -109,6 +94,12 @@ TEST(StoredNumeric, DecodesShortAndLongHeaders) {
   decoded = decode_stored_numeric(stored_bytes(true, -4096, 16383, {1}));
   EXPECT_TRUE(decoded.negative);
   EXPECT_EQ(decoded.weight, -4096);
+}
+
+TEST(StoredNumeric, RefusesDigitsOutOfRange) {
+  EXPECT_THROW(decode_stored_numeric(stored_bytes(false, 0, 0, {10000})), std::logic_error);
+  EXPECT_THROW(decode_stored_numeric(stored_bytes(false, 0, 0, {1, -1})), std::logic_error);
+  EXPECT_NO_THROW(decode_stored_numeric(stored_bytes(false, 0, 0, {9999, 0})));
 }
 
 TEST(StoredNumeric, RefusesNaNAndInfinities) {
