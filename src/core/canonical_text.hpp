@@ -13,10 +13,11 @@ namespace idempotency::core {
 
 // At most 64 MiB of canonical text a fingerprint() call (54000 past it).
 // Without paths the text is at most 9 bytes per byte of the payload's jsonb
-// form: a number takes at least 12 bytes there (its entry and a numeric of
-// one base-10000 digit) and at most 100 characters and a comma here; a string
-// byte becomes at most 6 (\u00xx); everything else shrinks. With paths, each
-// part found adds that bound for the part and 6 bytes per pointer byte + 4.
+// form: a number other than zero takes at least 12 bytes there (its entry
+// and a numeric of one base-10000 digit) and at most 100 characters and a
+// comma here, a zero 10 bytes and 2 characters; a string byte becomes at most
+// 6 (\u00xx); everything else shrinks. With paths, each part found adds that
+// bound for the part, and 4 bytes plus 6 per pointer byte.
 constexpr std::size_t kMaxCanonicalTextBytes = std::size_t{64} << 20;
 
 // At most 1000 paths a fingerprint() call, duplicates counted (54000 past
