@@ -5,107 +5,73 @@
 
 namespace idempotency::core {
 
-std::string canonical_json_string(std::string_view utf8) {
+void write_canonical_string(CanonicalText& out, std::string_view utf8) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(utf8.size() + 2);
   out.push_back('"');
-  for (char c : utf8) {
-    auto byte = static_cast<unsigned char>(c);
-    switch (c) {
+  // Runs of bytes that need no escape are copied whole.
+  std::size_t run = 0;
+  for (std::size_t index = 0; index < utf8.size(); ++index) {
+    auto byte = static_cast<unsigned char>(utf8[index]);
+    if (byte >= 0x20 && byte != '"' && byte != '\\') continue;
+    out.append(utf8.substr(run, index - run));
+    run = index + 1;
+    switch (byte) {
       case '"':
-        out += "\\\"";
+        out.append("\\\"");
         break;
       case '\\':
-        out += "\\\\";
+        out.append("\\\\");
         break;
       case '\b':
-        out += "\\b";
+        out.append("\\b");
         break;
       case '\f':
-        out += "\\f";
+        out.append("\\f");
         break;
       case '\n':
-        out += "\\n";
+        out.append("\\n");
         break;
       case '\r':
-        out += "\\r";
+        out.append("\\r");
         break;
       case '\t':
-        out += "\\t";
+        out.append("\\t");
         break;
       default:
-        if (byte < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[byte >> 4]);
-          out.push_back(kHex[byte & 0xf]);
-        } else {
-          out.push_back(c);
-        }
+        const char escape[] = {'\\', 'u', '0', '0', kHex[byte >> 4], kHex[byte & 0xf]};
+        out.append(std::string_view(escape, sizeof escape));
     }
   }
+  out.append(utf8.substr(run));
   out.push_back('"');
-  return out;
 }
 
-std::string canonical_json_number(std::string_view numeric_text) {
-  std::string number(numeric_text);
-  if (std::string::size_type point = number.find('.'); point != std::string::npos) {
-    std::string::size_type last = number.find_last_not_of('0');
-    number.erase(last == point ? point : last + 1);
+bool is_json_pointer(std::string_view pointer) {
+  if (pointer.empty()) return true;
+  if (pointer.front() != '/') return false;
+  for (std::size_t index = 0; index < pointer.size(); ++index) {
+    if (pointer[index] != '~') continue;
+    if (index + 1 == pointer.size()) return false;
+    char escaped = pointer[++index];
+    if (escaped != '0' && escaped != '1') return false;
   }
-  if (number == "-0") number = "0";
-  return number;
+  return true;
 }
 
-std::string canonical_json_object(std::vector<std::pair<std::string, std::string>> members) {
-  std::sort(members.begin(), members.end(),
-            [](const auto& left, const auto& right) { return left.first < right.first; });
-  std::string out = "{";
-  for (const auto& [key, value] : members) {
-    if (out.size() > 1) out.push_back(',');
-    out += canonical_json_string(key);
-    out.push_back(':');
-    out += value;
-  }
-  out.push_back('}');
-  return out;
-}
-
-std::string canonical_json_array(const std::vector<std::string>& elements) {
-  std::string out = "[";
-  for (const std::string& element : elements) {
-    if (out.size() > 1) out.push_back(',');
-    out += element;
-  }
-  out.push_back(']');
-  return out;
-}
-
-std::optional<std::vector<std::string>> parse_json_pointer(std::string_view pointer) {
-  std::vector<std::string> tokens;
-  if (pointer.empty()) return tokens;
-  if (pointer.front() != '/') return std::nullopt;
-  std::string token;
-  for (std::size_t index = 1; index <= pointer.size(); ++index) {
-    if (index == pointer.size() || pointer[index] == '/') {
-      tokens.push_back(std::move(token));
-      token.clear();
-    } else if (pointer[index] == '~') {
-      if (index + 1 == pointer.size()) return std::nullopt;
-      char escaped = pointer[++index];
-      if (escaped == '0') {
-        token.push_back('~');
-      } else if (escaped == '1') {
-        token.push_back('/');
-      } else {
-        return std::nullopt;
-      }
+const std::string* JsonPointerTokens::next() {
+  if (rest_.empty()) return nullptr;
+  rest_.remove_prefix(1);  // the "/" before the token
+  std::size_t end = std::min(rest_.find('/'), rest_.size());
+  token_.clear();
+  for (std::size_t index = 0; index < end; ++index) {
+    if (rest_[index] == '~') {
+      token_.push_back(rest_[++index] == '0' ? '~' : '/');
     } else {
-      token.push_back(pointer[index]);
+      token_.push_back(rest_[index]);
     }
   }
-  return tokens;
+  rest_.remove_prefix(end);
+  return &token_;
 }
 
 std::optional<std::size_t> json_pointer_array_index(std::string_view token) {

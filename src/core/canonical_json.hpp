@@ -2,38 +2,43 @@
 // value, so that key order, white space, number spelling (1.50, 1.5e0) and
 // escapes do not change a fingerprint. Stable forever: changing it changes
 // every stored fingerprint. The README's "Fingerprints computed one way"
-// section is its specification.
+// section is its specification; numbers are in core/canonical_number.hpp,
+// and the server side (src/sql_functions/fingerprint.cpp) writes the rest:
+// arrays in order, objects sorted by the key's UTF-8 bytes, no white space.
 #pragma once
 #include "core/pure_cpp.hpp"
 
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
+
+#include "core/canonical_text.hpp"
 
 namespace idempotency::core {
 
 // A string: UTF-8 between double quotes; only `"`, `\` and the control
 // characters U+0000 to U+001F are escaped (\b \f \n \r \t, else \u00xx).
-std::string canonical_json_string(std::string_view utf8);
+void write_canonical_string(CanonicalText& out, std::string_view utf8);
 
-// A number, from PostgreSQL's numeric text (plain digits, optional sign and
-// fraction, never an exponent): trailing zeros of the fraction and a
-// fraction of only zeros are dropped, and minus zero is 0. "1.50" -> "1.5".
-std::string canonical_json_number(std::string_view numeric_text);
+// Whether `pointer` is a JSON Pointer (RFC 6901): "" (the whole document), or
+// "/" followed by reference tokens where every "~" is followed by 0 or 1.
+bool is_json_pointer(std::string_view pointer);
 
-// An object from its members (key, canonical value), sorted by the key's
-// UTF-8 bytes: {"a":1,"b":[true]}.
-std::string canonical_json_object(std::vector<std::pair<std::string, std::string>> members);
+// The reference tokens of a JSON Pointer, one at a time, unescaped ("~1" is
+// "/", "~0" is "~"): "/a/0/b~1c" gives "a", "0", "b/c"; "" gives none. Holds
+// one token at a time, however many the pointer has.
+class JsonPointerTokens {
+ public:
+  // `pointer` must be a JSON Pointer (is_json_pointer) and outlive this.
+  explicit JsonPointerTokens(std::string_view pointer) : rest_(pointer) {}
 
-// An array from its canonical elements, in order: [1,"x",null].
-std::string canonical_json_array(const std::vector<std::string>& elements);
+  // The next token, or nullptr after the last. Valid until the next call.
+  const std::string* next();
 
-// The reference tokens of a JSON Pointer (RFC 6901): "" is the whole
-// document, "/a/0/b~1c" is {"a", "0", "b/c"}. nullopt when it is not a
-// pointer (no leading "/", or a "~" not followed by 0 or 1).
-std::optional<std::vector<std::string>> parse_json_pointer(std::string_view pointer);
+ private:
+  std::string_view rest_;
+  std::string token_;
+};
 
 // A token that selects an array element: decimal digits, no leading zero
 // (but "0"), small enough to index. nullopt otherwise.

@@ -6,9 +6,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
+#include "../unit/string_text.hpp"
+#include "core/canonical_number.hpp"
 #include "core/database_list.hpp"
 #include "core/guard_error.hpp"
 #include "core/guard_rules.hpp"
@@ -151,5 +154,37 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::int64_t delay = core::next_run_delay_ms(interval, failures);
   require(delay >= interval || delay == core::kMaxFailureBackoffMs);
   require(delay <= std::max(interval, core::kMaxFailureBackoffMs));
+
+  // A stored numeric's bytes: its canonical text is a JSON number, plain up
+  // to 100 characters, else the exponent form of its significant digits, and
+  // never longer than its stored digits allow.
+  std::string_view stored = input.take_text();
+  core::StoredNumeric number;
+  if (accepted([&] {
+        try {
+          number = core::decode_stored_numeric(stored);
+        } catch (const std::logic_error&) {
+          throw core::GuardError(core::SqlState::kInvalidParameterValue, "malformed");
+        }
+      })) {
+    core::StringText text;
+    core::write_canonical_number(text, number);
+    std::string_view canonical = text.view();
+    std::size_t exponent = canonical.find('e');
+    std::string_view mantissa = canonical.substr(0, exponent);
+    if (!mantissa.empty() && mantissa.front() == '-') mantissa.remove_prefix(1);
+    require(!mantissa.empty() &&
+            mantissa.find_first_not_of("0123456789.") == std::string_view::npos);
+    if (mantissa.find('.') != std::string_view::npos) require(mantissa.back() != '0');
+    if (exponent == std::string_view::npos) {
+      require(canonical.size() <= core::kMaxPlainNumberChars);
+      require(canonical != "-0" &&
+              (mantissa.size() == 1 || mantissa.front() != '0' || mantissa[1] == '.'));
+    } else {
+      require(mantissa.front() != '0' && (mantissa.size() == 1 || mantissa[1] == '.'));
+      require(mantissa.size() <= 2 * number.digits.size() + 1);
+      require(canonical.size() - exponent <= 8);
+    }
+  }
   return 0;
 }
