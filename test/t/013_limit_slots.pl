@@ -43,6 +43,58 @@ sub claim
 	return $status == 0 ? $out : $err;
 }
 
+# First, with every slot free: a recount whose backend is terminated does
+# not freeze its limit. The
+# limit 'slow' is full by its counts; its guards are then deleted behind its
+# back, so only a recount sees the room. A session that has used the
+# extension (its caches loaded) claims in 'slow' once the recount is due;
+# the recount's statement, planned for the first time in that backend,
+# reads pg_statistic, which another session holds locked: the recount
+# blocks, and is terminated there.
+$node->safe_psql('one', q{SELECT idempotency.set_limits('slow', max_live => 2)});
+is(claim('one', 'slow', 's-1') . claim('one', 'slow', 's-2'), 'tt', 'the limit fills');
+like(claim('one', 'slow', 's-3'), qr/has reached its limit of guards/, 'and refuses past it');
+$node->safe_psql('one', q{DELETE FROM idempotency.guards WHERE scope = 'slow'});
+
+my $base = $node->basedir;
+my $recounter = IPC::Run::start(
+	[ 'psql', '-X', '-At', '-d', $node->connstr('one'), '-c',
+	  q{SELECT idempotency.claim_guard('warm-up', 'w')}, '-c', 'SELECT pg_sleep(5)', '-c',
+	  q{SELECT idempotency.claim_guard('slow', 's-4')} ],
+	'>', "$base/recounter.out", '2>', "$base/recounter.err");
+$node->poll_query_until('one', q{SELECT count(*) = 1 FROM idempotency.guards WHERE scope = 'warm-up'})
+  or die 'the recounting session did not start';
+my $locker = IPC::Run::start(
+	[ 'psql', '-X', '-At', '-d', $node->connstr('one'), '-c',
+	  'BEGIN; LOCK TABLE pg_catalog.pg_statistic IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120); COMMIT;' ],
+	'>', "$base/locker.out", '2>', "$base/locker.err");
+# pg_statistic is OID 2619; these queries plan without reading it.
+my $waiting = q{SELECT pid FROM pg_catalog.pg_locks WHERE relation = 2619 AND NOT granted};
+$node->poll_query_until('one', "SELECT count(*) = 1 FROM ($waiting) AS w")
+  or die 'the recount did not block on pg_statistic';
+$node->safe_psql('one', "SELECT pg_catalog.pg_terminate_backend(pid) FROM ($waiting) AS w");
+$recounter->finish;
+like(slurp_file("$base/recounter.err"), qr/terminating connection/, 'the recounting backend was terminated');
+$node->safe_psql('one', q{
+  SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_locks
+  WHERE relation = 2619 AND mode = 'AccessExclusiveLock' AND granted});
+$locker->finish;
+is(claim('one', 'slow', 's-5'), 't', 'after the terminated recount, the room freed is seen');
+
+# A refused claim that recounts counts its own pending guard once: the
+# limit admits one guard; its only guard has an outcome (none pending).
+$node->safe_psql('one', q{SELECT idempotency.drop_limits('slow')});
+$node->safe_psql('one', q{
+  SELECT idempotency.set_limits('double', max_live => 1, max_pending => 5);
+  SELECT idempotency.claim_guard('double', 'd-1');
+  SELECT idempotency.record_outcome('double', 'd-1', 'succeeded');
+});
+sleep(2);    # past the one-second recount interval
+like(claim('one', 'double', 'd-2'), qr/has reached its limit of guards/, 'a claim past the limit is refused');
+is($node->safe_psql('one', q{SELECT live || '/' || pending FROM idempotency.limits WHERE pattern = 'double'}),
+	'1/0', 'its recount left one guard and none pending');
+$node->safe_psql('one', q{SELECT idempotency.drop_limits('double')});
+
 # The issue's churn: a hundred limits set and dropped in one statement take
 # no slot for good, so another database's limit is enforced afterwards.
 $node->safe_psql('one', q{
@@ -93,57 +145,6 @@ $node->safe_psql('three', q{
 });
 like(claim('three', 'z', 'z-3'), qr/has reached its limit of guards/,
 	'a drop rolled back leaves the limit enforced');
-
-# A recount whose backend is terminated does not freeze its limit. The
-# limit 'slow' is full by its counts; its guards are then deleted behind its
-# back, so only a recount sees the room. A session that has used the
-# extension (its caches loaded) claims in 'slow' once the recount is due;
-# the recount's statement, planned for the first time in that backend,
-# reads pg_statistic, which another session holds locked: the recount
-# blocks, and is terminated there.
-$node->safe_psql('one', q{SELECT idempotency.drop_limits('b')});
-$node->safe_psql('one', q{SELECT idempotency.set_limits('slow', max_live => 2)});
-is(claim('one', 'slow', 's-1') . claim('one', 'slow', 's-2'), 'tt', 'the limit fills');
-like(claim('one', 'slow', 's-3'), qr/has reached its limit of guards/, 'and refuses past it');
-$node->safe_psql('one', q{DELETE FROM idempotency.guards WHERE scope = 'slow'});
-
-my $base = $node->basedir;
-my $recounter = IPC::Run::start(
-	[ 'psql', '-X', '-At', '-d', $node->connstr('one'), '-c',
-	  q{SELECT idempotency.claim_guard('warm-up', 'w')}, '-c', 'SELECT pg_sleep(5)', '-c',
-	  q{SELECT idempotency.claim_guard('slow', 's-4')} ],
-	'>', "$base/recounter.out", '2>', "$base/recounter.err");
-$node->poll_query_until('one', q{SELECT count(*) = 1 FROM idempotency.guards WHERE scope = 'warm-up'})
-  or die 'the recounting session did not start';
-my $locker = IPC::Run::start(
-	[ 'psql', '-X', '-At', '-d', $node->connstr('one'), '-c',
-	  'BEGIN; LOCK TABLE pg_catalog.pg_statistic IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120); COMMIT;' ],
-	'>', "$base/locker.out", '2>', "$base/locker.err");
-# pg_statistic is OID 2619; these queries plan without reading it.
-my $waiting = q{SELECT pid FROM pg_catalog.pg_locks WHERE relation = 2619 AND NOT granted};
-$node->poll_query_until('one', "SELECT count(*) = 1 FROM ($waiting) AS w")
-  or die 'the recount did not block on pg_statistic';
-$node->safe_psql('one', "SELECT pg_catalog.pg_terminate_backend(pid) FROM ($waiting) AS w");
-$recounter->finish;
-like(slurp_file("$base/recounter.err"), qr/terminating connection/, 'the recounting backend was terminated');
-$node->safe_psql('one', q{
-  SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_locks
-  WHERE relation = 2619 AND mode = 'AccessExclusiveLock' AND granted});
-$locker->finish;
-is(claim('one', 'slow', 's-5'), 't', 'after the terminated recount, the room freed is seen');
-
-# A refused claim that recounts counts its own pending guard once: the
-# limit admits one guard; its only guard has an outcome (none pending).
-$node->safe_psql('one', q{SELECT idempotency.drop_limits('slow')});
-$node->safe_psql('one', q{
-  SELECT idempotency.set_limits('double', max_live => 1, max_pending => 5);
-  SELECT idempotency.claim_guard('double', 'd-1');
-  SELECT idempotency.record_outcome('double', 'd-1', 'succeeded');
-});
-sleep(2);    # past the one-second recount interval
-like(claim('one', 'double', 'd-2'), qr/has reached its limit of guards/, 'a claim past the limit is refused');
-is($node->safe_psql('one', q{SELECT live || '/' || pending FROM idempotency.limits WHERE pattern = 'double'}),
-	'1/0', 'its recount left one guard and none pending');
 
 $node->stop;
 done_testing();
