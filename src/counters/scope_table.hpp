@@ -15,7 +15,10 @@
 //   so totals are never lost. Entries reloaded at start count as having had
 //   an event at start, so a flood saved at shutdown ages out like any other.
 //   Unscoped entries are never evicted.
-// Otherwise the new scope's events go to the overflow entry.
+// Otherwise the new scope's events go to the overflow entry, and a backend
+// that found it so keeps counting that scope there until its cache of
+// entries starts over (kMaxCachedScopes), rather than scan for room at each
+// event.
 // An evicted entry's memory is reused, so each backend caches the pointer
 // per scope with the entry's generation and looks again when it changed; an
 // event counted at the instant of an eviction may land in the new scope's row.
