@@ -146,5 +146,14 @@ $node->safe_psql('three', q{
 like(claim('three', 'z', 'z-3'), qr/has reached its limit of guards/,
 	'a drop rolled back leaves the limit enforced');
 
+# After a restart with fewer slots than limits, the limits take slots at
+# their first claim, and one left without fails safe (55000), never unlimited.
+$node->append_conf('postgresql.conf', 'idempotency.max_limits = 2');
+$node->restart;
+is(claim('one', 'b', 'b-1'), 't', 'after a restart, a limit takes a slot again at its first claim');
+like(claim('three', 'z', 'z-4'), qr/has reached its limit of guards/, 'another is enforced again');
+like(claim('three', 'w', 'w-3'), qr/scope limit "w" cannot be enforced/,
+	'and a limit left without one fails safe');
+
 $node->stop;
 done_testing();
