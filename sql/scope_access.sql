@@ -4,8 +4,11 @@ CREATE ROLE idem_shop LOGIN;
 CREATE ROLE idem_billing LOGIN;
 CREATE ROLE idem_tenants NOLOGIN;
 CREATE ROLE idem_tenant_app LOGIN IN ROLE idem_tenants;
+-- A member that does not inherit the group's privileges is still its member.
+CREATE ROLE idem_tenant_noinherit LOGIN NOINHERIT IN ROLE idem_tenants;
 SELECT idempotency.grant_client('idem_shop'), idempotency.grant_client('idem_billing'),
-       idempotency.grant_client('idem_tenant_app');
+       idempotency.grant_client('idem_tenant_app'),
+       idempotency.grant_client('idem_tenant_noinherit');
 -- Before any restriction, any client can see any scope's outcomes.
 SET ROLE idem_billing;
 SELECT idempotency.claim_guard('billing', 'invoice-1');
@@ -35,6 +38,12 @@ RESET ROLE;
 SET ROLE idem_tenant_app;
 SELECT idempotency.claim_guard('tenant-42:payments', 'p-1') AS tenant_scope;
 SELECT idempotency.claim_guard('tenant-43:payments', 'p-1');
+RESET ROLE;
+-- NOINHERIT members too: they could SET ROLE to the group, so they are held
+-- to its scopes.
+SET ROLE idem_tenant_noinherit;
+SELECT idempotency.claim_guard('tenant-42:payments', 'p-2') AS noinherit_tenant_scope;
+SELECT idempotency.claim_guard('tenant-43:payments', 'p-2');
 RESET ROLE;
 -- Changes apply at once, in this session and others: extend, then lift.
 SELECT idempotency.restrict_scopes('idem_shop', ARRAY['shop', 'billing']);
@@ -89,5 +98,6 @@ RESET ROLE;
 SELECT idempotency.unrestrict_scopes('idem_billing'), idempotency.unrestrict_scopes('idem_tenants');
 SELECT count(*) FROM idempotency.scope_access;
 SELECT idempotency.revoke_client('idem_shop'), idempotency.revoke_client('idem_billing'),
-       idempotency.revoke_client('idem_tenant_app');
-DROP ROLE idem_shop, idem_billing, idem_tenant_app, idem_tenants;
+       idempotency.revoke_client('idem_tenant_app'),
+       idempotency.revoke_client('idem_tenant_noinherit');
+DROP ROLE idem_shop, idem_billing, idem_tenant_app, idem_tenant_noinherit, idem_tenants;

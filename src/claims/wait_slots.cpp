@@ -21,16 +21,25 @@ namespace {
 constexpr int kMaxWaitSlots = 1 << 20;
 constexpr const char* kShmemName = "idempotency wait slots";
 
+// The random seed of the slot hash, drawn at server start.
+struct WaitSlotsHeader {
+  std::uint64_t seed;
+};
+
 // Padded so that neighbouring slots do not share their spinlock's cache line
 // more than PostgreSQL's own condition variables do.
 ConditionVariableMinimallyPadded* slots = nullptr;
 std::uint32_t attached_slot_count = 0;
+std::uint64_t slot_seed = 0;
 
 shmem_request_hook_type previous_request_hook = nullptr;
 shmem_startup_hook_type previous_startup_hook = nullptr;
 
+Size slots_offset() { return MAXALIGN(sizeof(WaitSlotsHeader)); }
+
 Size slots_size() {
-  return mul_size(static_cast<Size>(wait_slot_count), sizeof(ConditionVariableMinimallyPadded));
+  return add_size(slots_offset(), mul_size(static_cast<Size>(wait_slot_count),
+                                           sizeof(ConditionVariableMinimallyPadded)));
 }
 
 void request_wait_slots() {
@@ -42,11 +51,16 @@ void attach_wait_slots() {
   if (previous_startup_hook != nullptr) previous_startup_hook();
   LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
   bool found = false;
-  slots = static_cast<ConditionVariableMinimallyPadded*>(
-      ShmemInitStruct(kShmemName, slots_size(), &found));
+  auto* header = static_cast<WaitSlotsHeader*>(ShmemInitStruct(kShmemName, slots_size(), &found));
+  slots = reinterpret_cast<ConditionVariableMinimallyPadded*>(reinterpret_cast<char*>(header) +
+                                                              slots_offset());
   if (!found) {
+    // Without a strong random source the slots still work, only with
+    // collisions that are easier to compute.
+    if (!pg_strong_random(&header->seed, sizeof header->seed)) header->seed = 0;
     for (int index = 0; index < wait_slot_count; ++index) ConditionVariableInit(&slots[index].cv);
   }
+  slot_seed = header->seed;
   attached_slot_count = static_cast<std::uint32_t>(wait_slot_count);
   LWLockRelease(AddinShmemInitLock);
 }
@@ -75,7 +89,7 @@ void install_wait_slot_hooks() {
 bool wait_slots_available() { return slots != nullptr; }
 
 std::uint32_t wait_slot_index(std::string_view scope, std::string_view key) {
-  return core::wait_slot_of(scope, key, attached_slot_count);
+  return core::wait_slot_of(slot_seed, MyDatabaseId, scope, key, attached_slot_count);
 }
 
 void wake_wait_slot(std::uint32_t slot) noexcept {

@@ -1,6 +1,6 @@
 // The shared memory of claim_or_lookup(..., wait => ...): a fixed array of
 // condition variables. A retry waiting for a pending guard sleeps on the slot
-// of its (scope, key); the guard's owner wakes that slot when the transaction
+// of its (database, scope, key); the guard's owner wakes that slot when the transaction
 // that recorded the outcome or released the guard commits
 // (claims/commit_wakeups.hpp). Keys that share a slot only cause a spurious
 // re-check. Waiters are linked through their PGPROC, so the cost is the
@@ -21,7 +21,7 @@ void install_wait_slot_hooks();
 // False when the library was not preloaded: no slots, no waiting.
 bool wait_slots_available();
 
-// The slot of (scope, key). Requires wait_slots_available().
+// The slot of (this database, scope, key). Requires wait_slots_available().
 std::uint32_t wait_slot_index(std::string_view scope, std::string_view key);
 
 // Wakes every backend sleeping on `slot`. Never raises.

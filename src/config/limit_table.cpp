@@ -1,5 +1,7 @@
 #include "config/limit_table.hpp"
 
+#include <algorithm>
+
 extern "C" {
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -10,6 +12,7 @@ extern "C" {
 namespace idempotency::pg {
 
 int max_limits = 100;
+int max_limits_per_database = 50;
 
 namespace {
 
@@ -46,6 +49,7 @@ void attach_limit_table() {
       LimitSlot& slot = header->slots[index];
       slot.database = InvalidOid;
       memset(slot.pattern, 0, sizeof slot.pattern);
+      pg_atomic_init_u64(&slot.generation, 0);
       pg_atomic_init_u64(&slot.live, 0);
       pg_atomic_init_u64(&slot.pending, 0);
       pg_atomic_init_u64(&slot.counted_at, 0);
@@ -60,6 +64,29 @@ bool is_slot_of(const LimitSlot& slot, std::string_view pattern) {
          memcmp(slot.pattern, pattern.data(), pattern.size()) == 0;
 }
 
+LimitSlotRef ref_of(LimitSlot& slot) { return {&slot, pg_atomic_read_u64(&slot.generation)}; }
+
+// The caller holds the lock exclusively.
+void free_slot(LimitSlot& slot) {
+  slot.database = InvalidOid;
+  memset(slot.pattern, 0, sizeof slot.pattern);
+  pg_atomic_fetch_add_u64(&slot.generation, 1);
+}
+
+// The caller holds the lock exclusively.
+LimitSlotRef take_slot(LimitSlot& slot, std::string_view pattern) {
+  slot.database = MyDatabaseId;
+  memcpy(slot.pattern, pattern.data(), pattern.size());
+  slot.pattern[pattern.size()] = '\0';
+  pg_atomic_write_u64(&slot.live, 0);
+  pg_atomic_write_u64(&slot.pending, 0);
+  pg_atomic_write_u64(&slot.counted_at, 0);
+  pg_atomic_fetch_add_u64(&slot.generation, 1);
+  LimitSlotRef ref = ref_of(slot);
+  ref.taken_now = true;
+  return ref;
+}
+
 pg_atomic_uint64* counter(LimitSlot* slot, core::LimitKind kind) {
   return kind == core::LimitKind::kLive ? &slot->live : &slot->pending;
 }
@@ -72,9 +99,13 @@ void define_limit_table_settings() {
   if (!process_shared_preload_libraries_in_progress) return;
   DefineCustomIntVariable("idempotency.max_limits",
                           "How many scope limits (set_limits patterns) the server can enforce.",
-                          "Across all databases; a limit set past it makes its claims fail.",
-                          &max_limits, 100, 1, 100000, PGC_POSTMASTER, 0, nullptr, nullptr,
-                          nullptr);
+                          "Across all databases; set_limits past it fails with 53400.", &max_limits,
+                          100, 1, 100000, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "idempotency.max_limits_per_database",
+      "How many of the idempotency.max_limits slots one database may hold.",
+      "So that one database cannot take every slot; set_limits past it fails with 53400.",
+      &max_limits_per_database, 50, 1, 100000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 }
 
 void install_limit_table_hooks() {
@@ -86,27 +117,95 @@ void install_limit_table_hooks() {
 
 bool limit_table_available() noexcept { return header != nullptr; }
 
-LimitSlot* find_limit_slot(std::string_view pattern) noexcept {
-  if (header == nullptr || pattern.size() > core::kMaxIdentifierBytes) return nullptr;
-  LWLockAcquire(header->lock, LW_EXCLUSIVE);
-  LimitSlot* found = nullptr;
-  LimitSlot* free_slot = nullptr;
-  for (int index = 0; index < max_limits && found == nullptr; ++index) {
-    LimitSlot& slot = header->slots[index];
-    if (is_slot_of(slot, pattern)) found = &slot;
-    if (slot.database == InvalidOid && free_slot == nullptr) free_slot = &slot;
+LimitSlotRef find_limit_slot(std::string_view pattern, bool take,
+                             LimitSlotShortage* shortage) noexcept {
+  LimitSlotShortage reason = LimitSlotShortage::kNotPreloaded;
+  LimitSlotRef found;
+  if (header != nullptr && pattern.size() <= core::kMaxIdentifierBytes) {
+    LWLockAcquire(header->lock, LW_EXCLUSIVE);
+    LimitSlot* free_slot = nullptr;
+    int held_here = 0;
+    for (int index = 0; index < max_limits && found.slot == nullptr; ++index) {
+      LimitSlot& slot = header->slots[index];
+      if (is_slot_of(slot, pattern)) found = ref_of(slot);
+      if (slot.database == MyDatabaseId) ++held_here;
+      if (slot.database == InvalidOid && free_slot == nullptr) free_slot = &slot;
+    }
+    if (found.slot == nullptr && take) {
+      if (held_here >= max_limits_per_database) {
+        reason = LimitSlotShortage::kDatabaseShare;
+      } else if (free_slot == nullptr) {
+        reason = LimitSlotShortage::kServerFull;
+      } else {
+        found = take_slot(*free_slot, pattern);
+      }
+    }
+    LWLockRelease(header->lock);
   }
-  if (found == nullptr && free_slot != nullptr) {
-    free_slot->database = MyDatabaseId;
-    memcpy(free_slot->pattern, pattern.data(), pattern.size());
-    free_slot->pattern[pattern.size()] = '\0';
-    pg_atomic_write_u64(&free_slot->live, 0);
-    pg_atomic_write_u64(&free_slot->pending, 0);
-    pg_atomic_write_u64(&free_slot->counted_at, 0);
-    found = free_slot;
+  if (found.slot != nullptr) reason = LimitSlotShortage::kNone;
+  if (shortage != nullptr) *shortage = reason;
+  return found;
+}
+
+bool slot_is_current(const LimitSlotRef& ref) noexcept {
+  return ref.slot != nullptr && pg_atomic_read_u64(&ref.slot->generation) == ref.generation;
+}
+
+void free_limit_slot(std::string_view pattern) noexcept {
+  if (header == nullptr) return;
+  LWLockAcquire(header->lock, LW_EXCLUSIVE);
+  for (int index = 0; index < max_limits; ++index) {
+    if (is_slot_of(header->slots[index], pattern)) free_slot(header->slots[index]);
   }
   LWLockRelease(header->lock);
-  return found;
+}
+
+void free_limit_slot(const LimitSlotRef& ref) noexcept {
+  if (header == nullptr || ref.slot == nullptr) return;
+  LWLockAcquire(header->lock, LW_EXCLUSIVE);
+  if (slot_is_current(ref)) free_slot(*ref.slot);
+  LWLockRelease(header->lock);
+}
+
+std::vector<Oid> databases_holding_limit_slots() {
+  std::vector<Oid> databases;
+  if (header == nullptr) return databases;
+  databases.reserve(static_cast<std::size_t>(max_limits));  // no throw under the lock
+  LWLockAcquire(header->lock, LW_SHARED);
+  for (int index = 0; index < max_limits; ++index) {
+    Oid database = header->slots[index].database;
+    if (database != InvalidOid && database != MyDatabaseId &&
+        std::find(databases.begin(), databases.end(), database) == databases.end()) {
+      databases.push_back(database);
+    }
+  }
+  LWLockRelease(header->lock);
+  return databases;
+}
+
+void free_limit_slots_of(const std::vector<Oid>& databases) noexcept {
+  if (header == nullptr || databases.empty()) return;
+  LWLockAcquire(header->lock, LW_EXCLUSIVE);
+  for (int index = 0; index < max_limits; ++index) {
+    LimitSlot& slot = header->slots[index];
+    if (std::find(databases.begin(), databases.end(), slot.database) != databases.end()) {
+      free_slot(slot);
+    }
+  }
+  LWLockRelease(header->lock);
+}
+
+void free_unbacked_limit_slots(const std::vector<std::string>& backed) noexcept {
+  if (header == nullptr) return;
+  LWLockAcquire(header->lock, LW_EXCLUSIVE);
+  for (int index = 0; index < max_limits; ++index) {
+    LimitSlot& slot = header->slots[index];
+    if (slot.database == MyDatabaseId &&
+        std::find(backed.begin(), backed.end(), std::string_view(slot.pattern)) == backed.end()) {
+      free_slot(slot);
+    }
+  }
+  LWLockRelease(header->lock);
 }
 
 std::int64_t slot_count(LimitSlot* slot, core::LimitKind kind) noexcept {

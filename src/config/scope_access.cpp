@@ -72,16 +72,22 @@ void load_restrictions() {
 
 namespace {
 
-// Whether `role`'s restrictions (those of every role it has the privileges
-// of; none: unrestricted) allow `scope`.
+// Whether `role` is bound by the restrictions of `restricted`: it is that
+// role or a member of it, directly or through other roles, whether or not
+// the membership inherits privileges (a NOINHERIT member could SET ROLE to
+// the group anyway, so it is held to the group's scopes too).
+bool bound_by(Oid role, Oid restricted) {
+  return call_pg([&]() noexcept { return is_member_of_role(role, restricted); });
+}
+
+// Whether `role`'s restrictions (those of every role it is a member of;
+// none: unrestricted) allow `scope`.
 bool role_may_use(Oid role, std::string_view scope) {
   if (call_pg([&]() noexcept { return superuser_arg(role); })) return true;
   std::vector<std::string_view> patterns;
   for (int index = 0; index < restriction_count; ++index) {
     Oid restricted = restrictions[index].role;
-    if (call_pg([&]() noexcept { return has_privs_of_role(role, restricted); })) {
-      patterns.emplace_back(restrictions[index].pattern);
-    }
+    if (bound_by(role, restricted)) patterns.emplace_back(restrictions[index].pattern);
   }
   return patterns.empty() || core::scope_allowed(patterns, scope);
 }
@@ -90,7 +96,7 @@ bool role_is_restricted(Oid role) {
   if (call_pg([&]() noexcept { return superuser_arg(role); })) return false;
   for (int index = 0; index < restriction_count; ++index) {
     Oid restricted = restrictions[index].role;
-    if (call_pg([&]() noexcept { return has_privs_of_role(role, restricted); })) return true;
+    if (bound_by(role, restricted)) return true;
   }
   return false;
 }

@@ -11,6 +11,12 @@
 #include "counters/scope_table.hpp"
 #include "config/table_watch.hpp"
 
+extern "C" {
+#include "storage/ipc.h"
+#include "storage/lmgr.h"
+#include "utils/syscache.h"
+}
+
 namespace idempotency::pg {
 namespace {
 
@@ -24,7 +30,7 @@ struct Limit {
   std::string pattern;
   std::optional<std::int64_t> max_live;
   std::optional<std::int64_t> max_pending;
-  LimitSlot* slot = nullptr;  // found on first use
+  LimitSlotRef slot;  // found on first use
 };
 
 TableWatch limits_table{"scope_limits"};
@@ -44,6 +50,8 @@ PreparedStatement count_range_statement{
     COUNT_GUARDS " AND g.scope OPERATOR(pg_catalog.<) $2", 2, {TEXTOID, TEXTOID}};
 PreparedStatement count_from_statement{COUNT_GUARDS, 1, {TEXTOID}};
 #undef COUNT_GUARDS
+
+PreparedStatement patterns_statement{"SELECT l.pattern FROM idempotency.scope_limits AS l", 0, {}};
 
 PreparedStatement upsert_statement{
     "INSERT INTO idempotency.scope_limits AS l (pattern, max_live, max_pending, updated_at)"
@@ -127,20 +135,26 @@ const std::vector<std::size_t>& limits_of(std::string_view scope) {
   return limits_by_scope->emplace(std::move(name), std::move(covering)).first->second;
 }
 
-LimitSlot* slot_of(Limit& limit) {
-  if (limit.slot == nullptr) limit.slot = find_limit_slot(limit.pattern);
-  if (limit.slot != nullptr) return limit.slot;
+LimitSlotRef slot_of(Limit& limit) {
+  if (slot_is_current(limit.slot)) return limit.slot;
+  LimitSlotShortage shortage = LimitSlotShortage::kNone;
+  limit.slot = find_limit_slot(limit.pattern, true, &shortage);
+  if (limit.slot.slot != nullptr) return limit.slot;
+  // Reached only when the limits outnumber the slots after a restart (or a
+  // lower max_limits): set_limits refuses a limit it cannot give a slot.
   throw core::GuardError(
       core::SqlState::kObjectNotInPrerequisiteState,
       "scope limit \"" + limit.pattern + "\" cannot be enforced",
-      limit_table_available() ? "Every one of the idempotency.max_limits slots is taken."
-                              : "Scope limits need shared_preload_libraries = 'idempotency'.",
+      shortage == LimitSlotShortage::kNotPreloaded
+          ? "Scope limits need shared_preload_libraries = 'idempotency'."
+          : "No idempotency.max_limits slot is left for it (or this database holds "
+            "idempotency.max_limits_per_database of them).",
       "Raise idempotency.max_limits or preload the library (a restart), or drop the limit.");
 }
 
 // Sets the slot's counts from the table, seen with the latest snapshot (and
 // this transaction's own claims).
-void recount(LimitSlot* slot, const std::string& pattern) {
+void recount(LimitSlotRef ref, const std::string& pattern) {
   core::ScopeRange range = core::scope_range(pattern, GetDatabaseEncoding() == PG_UTF8);
   call_pg([&]() noexcept {
     CommandCounterIncrement();
@@ -158,59 +172,109 @@ void recount(LimitSlot* slot, const std::string& pattern) {
     int64 live = DatumGetInt64(first_row_column(1, &is_null));
     int64 pending = DatumGetInt64(first_row_column(2, &is_null));
     SPI_finish();
-    pg_atomic_write_u64(&slot->live, static_cast<uint64>(live));
-    pg_atomic_write_u64(&slot->pending, static_cast<uint64>(pending));
-    pg_atomic_write_u64(&slot->counted_at, static_cast<uint64>(GetCurrentTimestamp()));
+    // A slot freed meanwhile (its limit dropped) may count another pattern now.
+    if (!slot_is_current(ref)) return;
+    pg_atomic_write_u64(&ref.slot->live, static_cast<uint64>(live));
+    pg_atomic_write_u64(&ref.slot->pending, static_cast<uint64>(pending));
+    pg_atomic_write_u64(&ref.slot->counted_at, static_cast<uint64>(GetCurrentTimestamp()));
   });
 }
 
-// A full limit is recounted by one backend at a time, at most once a second.
-void recount_if_due(LimitSlot* slot, const std::string& pattern) {
+// The slot whose recounting flag this backend holds. A backend that ends
+// during a recount (pg_terminate_backend raises FATAL, which unwinds no C++
+// frame) gives the flag back on its way out, so the limit is recounted
+// again; a crash resets all of shared memory.
+LimitSlot* recount_held = nullptr;
+
+void give_back_recount(int, Datum) {
+  if (recount_held != nullptr) pg_atomic_clear_flag(&recount_held->recounting);
+  recount_held = nullptr;
+}
+
+void release_recount() {
+  pg_atomic_clear_flag(&recount_held->recounting);
+  recount_held = nullptr;
+}
+
+// A full limit is recounted by one backend at a time, at most once a
+// second; true if this call recounted.
+bool recount_if_due(LimitSlotRef ref, const std::string& pattern) {
+  LimitSlot* slot = ref.slot;
   auto counted_at = static_cast<TimestampTz>(pg_atomic_read_u64(&slot->counted_at));
-  if (GetCurrentTimestamp() - counted_at < kRecountIntervalMicroseconds) return;
-  if (!pg_atomic_test_set_flag(&slot->recounting)) return;
+  if (GetCurrentTimestamp() - counted_at < kRecountIntervalMicroseconds) return false;
+  static bool exit_callback_registered = false;
+  if (!exit_callback_registered) {
+    before_shmem_exit(give_back_recount, 0);
+    exit_callback_registered = true;
+  }
+  if (!pg_atomic_test_set_flag(&slot->recounting)) return false;
+  recount_held = slot;
   try {
-    recount(slot, pattern);
+    recount(ref, pattern);
   } catch (...) {
-    pg_atomic_clear_flag(&slot->recounting);
+    release_recount();
     throw;
   }
-  pg_atomic_clear_flag(&slot->recounting);
+  release_recount();
+  return true;
 }
 
 // The charges of this backend's open transaction, given back if it (or the
 // subtransaction that made them) aborts.
 struct Charge {
-  LimitSlot* slot;
+  LimitSlotRef slot;
   core::LimitKind kind;
   SubTransactionId subtransaction;
 };
 std::vector<Charge> charges;
 
-void give_back(const Charge& charge) noexcept { add_to_slot(charge.slot, charge.kind, -1); }
+void give_back(const Charge& charge) noexcept {
+  if (slot_is_current(charge.slot)) add_to_slot(charge.slot.slot, charge.kind, -1);
+}
+
+// What this transaction's set_limits and drop_limits did to the slots, undone
+// or completed when it ends: a slot taken for a limit is freed if the
+// (sub)transaction aborts; a dropped limit's slot is freed when it commits.
+// A prepared transaction leaves both as they are: a slot it should have
+// freed has no row and is reclaimed by the next set_limits that needs one.
+struct SlotChange {
+  bool dropped;  // false: a slot taken by set_limits
+  LimitSlotRef taken;
+  std::string pattern;
+  SubTransactionId subtransaction;
+};
+std::vector<SlotChange> slot_changes;
+
+void undo_slot_change(const SlotChange& change) noexcept {
+  if (!change.dropped) free_limit_slot(change.taken);
+}
 
 void on_transaction_end(XactEvent event, void*) {
-  if (charges.empty()) return;
   switch (event) {
     case XACT_EVENT_ABORT:
     case XACT_EVENT_PARALLEL_ABORT:
       for (const Charge& charge : charges) give_back(charge);
-      charges.clear();
+      for (const SlotChange& change : slot_changes) undo_slot_change(change);
       break;
     case XACT_EVENT_COMMIT:
     case XACT_EVENT_PARALLEL_COMMIT:
+      for (const SlotChange& change : slot_changes) {
+        if (change.dropped) free_limit_slot(change.pattern);
+      }
+      break;
     case XACT_EVENT_PREPARE:
-      charges.clear();
       break;
     default:
-      break;
+      return;
   }
+  charges.clear();
+  slot_changes.clear();
 }
 
-// A subtransaction's charges are the tail of the list: any made after them
-// were made by subtransactions nested in it, which have ended and either
-// given theirs back or handed them to it. So ending one costs its own
-// charges, not the transaction's.
+// A subtransaction's charges and slot changes are the tail of their lists:
+// any made after them were made by subtransactions nested in it, which have
+// ended and either undone theirs or handed them to it. So ending one costs
+// its own, not the transaction's.
 void on_subtransaction_end(SubXactEvent event, SubTransactionId mine, SubTransactionId parent,
                            void*) {
   if (event == SUBXACT_EVENT_ABORT_SUB) {
@@ -218,25 +282,100 @@ void on_subtransaction_end(SubXactEvent event, SubTransactionId mine, SubTransac
       give_back(charges.back());
       charges.pop_back();
     }
+    while (!slot_changes.empty() && slot_changes.back().subtransaction == mine) {
+      undo_slot_change(slot_changes.back());
+      slot_changes.pop_back();
+    }
   } else if (event == SUBXACT_EVENT_COMMIT_SUB) {
     for (auto charge = charges.rbegin(); charge != charges.rend() && charge->subtransaction == mine;
          ++charge) {
       charge->subtransaction = parent;
     }
+    for (auto change = slot_changes.rbegin();
+         change != slot_changes.rend() && change->subtransaction == mine; ++change) {
+      change->subtransaction = parent;
+    }
   }
 }
 
-// Charges one of a kind to the limit; false if that takes it past its maximum.
-bool charge(Limit& limit, LimitSlot* slot, core::LimitKind kind, bool first_count) {
+// Charges one of a kind to the limit; false if that takes it past its
+// maximum. `counted`: the slot was recounted during this claim, so its counts
+// include this claim's guard already (it is still given back if the claim
+// aborts); a recount made here sets it for the kinds charged after.
+bool charge(Limit& limit, LimitSlotRef slot, core::LimitKind kind, bool& counted) {
   std::optional<std::int64_t> maximum =
       kind == core::LimitKind::kLive ? limit.max_live : limit.max_pending;
-  // The first count saw this claim's own guard: nothing to add, but it is
-  // still given back if the claim aborts.
-  if (!first_count) add_to_slot(slot, kind, 1);
+  if (!counted) add_to_slot(slot.slot, kind, 1);
   charges.push_back({slot, kind, GetCurrentSubTransactionId()});
-  if (!maximum || slot_count(slot, kind) <= *maximum) return true;
-  recount_if_due(slot, limit.pattern);
-  return slot_count(slot, kind) <= *maximum;
+  if (!maximum || slot_count(slot.slot, kind) <= *maximum) return true;
+  if (recount_if_due(slot, limit.pattern)) counted = true;
+  return slot_count(slot.slot, kind) <= *maximum;
+}
+
+// Frees the slots no row backs any more: those of databases that no longer
+// exist, and this database's whose pattern has no row. Under the lock of
+// lock_limit_rows(), no other transaction of this database can hold a limit
+// row this one cannot see; a dropped database never comes back.
+void reclaim_limit_slots() {
+  std::vector<Oid> gone;
+  for (Oid database : databases_holding_limit_slots()) {
+    if (!call_pg([database]() noexcept {
+          return SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(database));
+        })) {
+      gone.push_back(database);
+    }
+  }
+  free_limit_slots_of(gone);
+  std::vector<std::string> backed;
+  call_pg([&]() noexcept {
+    CommandCounterIncrement();  // this transaction's own set_limits and drop_limits
+    connect_spi();
+    uint64 count = execute_prepared_latest(patterns_statement, nullptr, "");
+    for (uint64 row = 0; row < count; ++row) {
+      bool is_null = false;
+      text* pattern = DatumGetTextPP(
+          SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &is_null));
+      backed.emplace_back(VARDATA_ANY(pattern), VARSIZE_ANY_EXHDR(pattern));
+    }
+    SPI_finish();
+  });
+  free_unbacked_limit_slots(backed);
+}
+
+// Makes the set_limits and drop_limits of this database run one at a time,
+// until the transaction ends (claims and the limits view are not blocked).
+void lock_limit_rows() {
+  if (!limits_table.current) load_limits();
+  Oid relation = limits_table.relation;
+  if (OidIsValid(relation)) {
+    call_pg([relation]() noexcept { LockRelationOid(relation, ShareRowExclusiveLock); });
+  }
+}
+
+// The slot of a limit just set: found, taken, or taken after reclaiming
+// slots no row backs; 53400 if there is none.
+LimitSlotRef require_limit_slot(const std::string& pattern) {
+  LimitSlotShortage shortage = LimitSlotShortage::kNone;
+  LimitSlotRef ref = find_limit_slot(pattern, true, &shortage);
+  if (ref.slot == nullptr && shortage != LimitSlotShortage::kNotPreloaded) {
+    reclaim_limit_slots();
+    ref = find_limit_slot(pattern, true, &shortage);
+  }
+  if (ref.slot != nullptr) return ref;
+  if (shortage == LimitSlotShortage::kDatabaseShare) {
+    throw core::GuardError(
+        core::SqlState::kConfigurationLimitExceeded,
+        "scope limit \"" + pattern + "\" cannot get a slot",
+        "This database already holds idempotency.max_limits_per_database (" +
+            std::to_string(max_limits_per_database) + ") limits.",
+        "Drop a limit of this database, or raise idempotency.max_limits_per_database "
+        "(a reload; the server's slots are capped by idempotency.max_limits).");
+  }
+  throw core::GuardError(core::SqlState::kConfigurationLimitExceeded,
+                         "scope limit \"" + pattern + "\" cannot get a slot",
+                         "Every one of the server's idempotency.max_limits (" +
+                             std::to_string(max_limits) + ") slots is taken, in all databases.",
+                         "Drop limits, or raise idempotency.max_limits (a restart).");
 }
 
 }  // namespace
@@ -257,13 +396,14 @@ void charge_claim(std::string_view scope, bool new_guard, bool new_pending) {
   try {
     for (std::size_t index : covering) {
       Limit& limit = (*limits)[index];
-      LimitSlot* slot = slot_of(limit);
-      bool first_count = pg_atomic_read_u64(&slot->counted_at) == 0;
-      if (first_count) recount(slot, limit.pattern);
-      // Both kinds are charged before either refuses: a first count saw this
+      LimitSlotRef slot = slot_of(limit);
+      // A count made during this claim saw its guard as live and pending.
+      bool counted = pg_atomic_read_u64(&slot.slot->counted_at) == 0;
+      if (counted) recount(slot, limit.pattern);
+      // Both kinds are charged before either refuses: a count saw this
       // claim's guard as live and pending, and a refusal must give back both.
-      bool live_fits = !new_guard || charge(limit, slot, core::LimitKind::kLive, first_count);
-      bool pending_fits = charge(limit, slot, core::LimitKind::kPending, first_count);
+      bool live_fits = !new_guard || charge(limit, slot, core::LimitKind::kLive, counted);
+      bool pending_fits = charge(limit, slot, core::LimitKind::kPending, counted);
       if (!live_fits) {
         count_event(scope, core::GuardEvent::kLimitReached);
         throw core::scope_limit_error(scope, limit.pattern, core::LimitKind::kLive,
@@ -287,6 +427,7 @@ void charge_claim(std::string_view scope, bool new_guard, bool new_pending) {
 void upsert_scope_limits(text* pattern, std::optional<std::int64_t> max_live,
                          std::optional<std::int64_t> max_pending) {
   std::string name(*text_view(pattern));
+  lock_limit_rows();
   call_pg([&]() noexcept {
     connect_spi();
     Datum values[4] = {PointerGetDatum(pattern), Int64GetDatum(max_live.value_or(0)),
@@ -296,19 +437,35 @@ void upsert_scope_limits(text* pattern, std::optional<std::int64_t> max_live,
     execute_prepared(upsert_statement, values, nulls);
     SPI_finish();
   });
+  slot_changes.reserve(slot_changes.size() + 1);  // no throw once the slot is taken
+  LimitSlotRef slot = require_limit_slot(name);
+  // Set again after a drop in this transaction: its slot must stay. (If a
+  // savepoint rolls this back, the slot stays without a row, to be reclaimed.)
+  slot_changes.erase(std::remove_if(slot_changes.begin(), slot_changes.end(),
+                                    [&name](const SlotChange& change) {
+                                      return change.dropped && change.pattern == name;
+                                    }),
+                     slot_changes.end());
+  if (slot.taken_now) slot_changes.push_back({false, slot, {}, GetCurrentSubTransactionId()});
   // Counted afresh at the next claim: while the pattern had no limit, nothing
   // counted its claims.
-  if (LimitSlot* slot = find_limit_slot(name)) pg_atomic_write_u64(&slot->counted_at, 0);
+  pg_atomic_write_u64(&slot.slot->counted_at, 0);
 }
 
 bool delete_scope_limits(text* pattern) {
-  return call_pg([&]() noexcept {
+  lock_limit_rows();
+  bool deleted = call_pg([&]() noexcept {
     connect_spi();
     Datum values[1] = {PointerGetDatum(pattern)};
-    uint64 deleted = execute_prepared(delete_statement, values, " ");
+    uint64 rows = execute_prepared(delete_statement, values, " ");
     SPI_finish();
-    return deleted > 0;
+    return rows > 0;
   });
+  if (deleted) {
+    slot_changes.push_back(
+        {true, {}, std::string(*text_view(pattern)), GetCurrentSubTransactionId()});
+  }
+  return deleted;
 }
 
 std::vector<LimitUsage> limit_usage() {
@@ -317,12 +474,13 @@ std::vector<LimitUsage> limit_usage() {
   for (Limit& limit : *limits) {
     LimitUsage row;
     row.pattern = limit.pattern;
-    if (limit.slot == nullptr) limit.slot = find_limit_slot(limit.pattern);
-    if (limit.slot != nullptr) {
-      row.counted_at = static_cast<TimestampTz>(pg_atomic_read_u64(&limit.slot->counted_at));
+    // Reading the view takes no slot.
+    if (!slot_is_current(limit.slot)) limit.slot = find_limit_slot(limit.pattern, false);
+    if (LimitSlot* slot = limit.slot.slot) {
+      row.counted_at = static_cast<TimestampTz>(pg_atomic_read_u64(&slot->counted_at));
       if (row.counted_at != 0) {
-        row.live = slot_count(limit.slot, core::LimitKind::kLive);
-        row.pending = slot_count(limit.slot, core::LimitKind::kPending);
+        row.live = slot_count(slot, core::LimitKind::kLive);
+        row.pending = slot_count(slot, core::LimitKind::kPending);
       }
     }
     usage.push_back(std::move(row));

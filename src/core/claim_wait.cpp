@@ -20,7 +20,8 @@ std::int64_t require_wait(std::int64_t now, std::int64_t ends_at) {
   return ends_at - now;
 }
 
-std::uint32_t wait_slot_of(std::string_view scope, std::string_view key, std::uint32_t slot_count) {
+std::uint32_t wait_slot_of(std::uint64_t seed, std::uint32_t database, std::string_view scope,
+                           std::string_view key, std::uint32_t slot_count) {
   constexpr std::uint64_t kOffsetBasis = 14695981039346656037ULL;
   constexpr std::uint64_t kPrime = 1099511628211ULL;
   std::uint64_t hash = kOffsetBasis;
@@ -28,6 +29,8 @@ std::uint32_t wait_slot_of(std::string_view scope, std::string_view key, std::ui
     hash ^= byte;
     hash *= kPrime;
   };
+  for (int shift = 0; shift < 64; shift += 8) mix(static_cast<unsigned char>(seed >> shift));
+  for (int shift = 0; shift < 32; shift += 8) mix(static_cast<unsigned char>(database >> shift));
   for (char c : scope) mix(static_cast<unsigned char>(c));
   mix(0);
   for (char c : key) mix(static_cast<unsigned char>(c));

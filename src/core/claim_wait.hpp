@@ -21,10 +21,15 @@ constexpr std::int64_t kMaxWaitMicroseconds = 5LL * 60 * 1000 * 1000;  // 5 minu
 // Zero is allowed and means "do not wait".
 std::int64_t require_wait(std::int64_t now, std::int64_t ends_at);
 
-// The wake-up slot of (scope, key) among `slot_count` (> 0): FNV-1a over
-// scope, a NUL byte and key, so ("ab", "c") and ("a", "bc") differ.
-// Different keys may share a slot; that only costs a spurious re-check.
-std::uint32_t wait_slot_of(std::string_view scope, std::string_view key, std::uint32_t slot_count);
+// The wake-up slot of (database, scope, key) among `slot_count` (> 0):
+// FNV-1a over the server's random `seed`, the database, scope, a NUL byte
+// and key, so ("ab", "c") and ("a", "bc") differ and commits in one
+// database do not wake waiters of another. Different keys may share a slot;
+// that only costs a spurious re-check. The seed makes colliding keys hard to
+// compute in advance (FNV-1a is no keyed MAC: it raises the cost, nothing
+// more; a collision still only costs wake-ups).
+std::uint32_t wait_slot_of(std::uint64_t seed, std::uint32_t database, std::string_view scope,
+                           std::string_view key, std::uint32_t slot_count);
 
 // When a waiter blocked by the pending guard `guard` must look again even if
 // nobody wakes it: at `deadline`, or earlier when the guard's lease runs out

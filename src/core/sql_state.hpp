@@ -9,6 +9,7 @@ enum class SqlState {
   kNullValueNotAllowed,           // 22004
   kInvalidParameterValue,         // 22023
   kProgramLimitExceeded,          // 54000
+  kConfigurationLimitExceeded,    // 53400
   kReadOnlyTransaction,           // 25006
   kSerializationFailure,          // 40001
   kObjectNotInPrerequisiteState,  // 55000
@@ -29,6 +30,8 @@ constexpr const char* sqlstate_code(SqlState state) {
       return "22023";
     case SqlState::kProgramLimitExceeded:
       return "54000";
+    case SqlState::kConfigurationLimitExceeded:
+      return "53400";
     case SqlState::kReadOnlyTransaction:
       return "25006";
     case SqlState::kSerializationFailure:

@@ -21,11 +21,16 @@ namespace {
 
 // idempotency.max_tracked_scopes (PGC_POSTMASTER).
 int max_tracked_scopes = 1000;
+// idempotency.max_tracked_scopes_per_database (PGC_SIGHUP).
+int max_tracked_scopes_per_database = 500;
+// idempotency.counters_evict_after (PGC_SIGHUP, seconds; 0: never evict).
+int counters_evict_after = 3600;
 // idempotency.track_counters (PGC_SUSET): false stops counting.
 bool track_counters = true;
 
 struct ScopeTableHeader {
-  LWLock* lock;  // the hash: shared to find, exclusive to add an entry
+  LWLock* lock;                   // the hash: shared to find, exclusive to add or evict an entry
+  std::uint64_t next_generation;  // under the lock
   ScopeEntry overflow;
 };
 
@@ -39,14 +44,75 @@ constexpr const char* kCountersFile = PGSTAT_STAT_PERMANENT_DIRECTORY "/idempote
 constexpr std::uint32_t kCountersFileMagic = 0x49444b43;  // "IDKC"
 
 // Backend-local: the entry of each scope this backend has used, up to
-// kMaxCachedScopes.
+// kMaxCachedScopes, with the generation it had.
 constexpr std::size_t kMaxCachedScopes = 4096;
-std::unordered_map<std::string, ScopeEntry*>* cached_entries = nullptr;
+struct CachedEntry {
+  ScopeEntry* entry;
+  std::uint64_t generation;
+};
+std::unordered_map<std::string, CachedEntry>* cached_entries = nullptr;
 
 void initialize_entry(ScopeEntry* entry, TimestampTz now) {
   for (pg_atomic_uint64& count : entry->counts) pg_atomic_init_u64(&count, 0);
   pg_atomic_init_u64(&entry->counting_since, static_cast<uint64>(now));
+  pg_atomic_init_u64(&entry->last_event_at, static_cast<uint64>(now));
+  pg_atomic_init_u64(&entry->generation, 0);
   SpinLockInit(&entry->mutex);
+}
+
+bool is_unscoped(const ScopeEntry& entry) { return entry.key.scope[0] == '\0'; }
+
+// The entry to evict for a new scope of `database`: the one that has gone
+// longest without an event, among the database's entries when it holds its
+// share (else among all, when the table is full), if it has been idle for
+// counters_evict_after. nullptr: no room. The caller holds the lock
+// exclusively; the scan is O(max_tracked_scopes) and runs only when the
+// table holds at least a share's worth of entries.
+ScopeEntry* entry_to_evict(Oid database, TimestampTz now, bool* no_room) {
+  long entries = hash_get_num_entries(scopes);
+  bool table_full = entries >= max_tracked_scopes;
+  *no_room = table_full;
+  if (!table_full && entries < max_tracked_scopes_per_database) return nullptr;
+  int held_here = 0;
+  ScopeEntry* oldest_here = nullptr;
+  ScopeEntry* oldest_anywhere = nullptr;
+  auto older = [](ScopeEntry* candidate, ScopeEntry* than) {
+    return than == nullptr ||
+           pg_atomic_read_u64(&candidate->last_event_at) < pg_atomic_read_u64(&than->last_event_at);
+  };
+  HASH_SEQ_STATUS status;
+  hash_seq_init(&status, scopes);
+  while (auto* entry = static_cast<ScopeEntry*>(hash_seq_search(&status))) {
+    if (entry->key.database == database) ++held_here;
+    if (is_unscoped(*entry)) continue;
+    if (entry->key.database == database && older(entry, oldest_here)) oldest_here = entry;
+    if (older(entry, oldest_anywhere)) oldest_anywhere = entry;
+  }
+  ScopeEntry* victim = nullptr;
+  if (held_here >= max_tracked_scopes_per_database) {
+    *no_room = true;
+    victim = oldest_here;
+  } else if (table_full) {
+    victim = oldest_anywhere;
+  }
+  if (victim == nullptr || counters_evict_after <= 0) return nullptr;
+  auto idle_since = static_cast<TimestampTz>(pg_atomic_read_u64(&victim->last_event_at));
+  if (now - idle_since < static_cast<TimestampTz>(counters_evict_after) * USECS_PER_SEC) {
+    return nullptr;
+  }
+  return victim;
+}
+
+// Moves an entry's counts to the overflow entry and removes it. The caller
+// holds the lock exclusively.
+void evict(ScopeEntry* entry) {
+  for (int event = 0; event < core::kGuardEventCount; ++event) {
+    pg_atomic_fetch_add_u64(&header->overflow.counts[event],
+                            pg_atomic_read_u64(&entry->counts[event]));
+  }
+  ScopeKey key = entry->key;
+  bool found = false;
+  hash_search(scopes, &key, HASH_REMOVE, &found);
 }
 
 ScopeKey scope_key(Oid database, std::string_view scope) {
@@ -62,7 +128,13 @@ ScopeEntry* enter_scope(const ScopeKey& name, TimestampTz now) {
   bool found = false;
   auto* entry = static_cast<ScopeEntry*>(hash_search(scopes, &name, HASH_FIND, &found));
   if (entry != nullptr) return entry;
-  if (hash_get_num_entries(scopes) >= max_tracked_scopes) return &header->overflow;
+  bool no_room = false;
+  ScopeEntry* victim = entry_to_evict(name.database, now, &no_room);
+  if (victim != nullptr) {
+    evict(victim);
+  } else if (no_room) {
+    return &header->overflow;
+  }
   entry = static_cast<ScopeEntry*>(hash_search(scopes, &name, HASH_ENTER_NULL, &found));
   if (entry == nullptr) return &header->overflow;
   if (!found) {
@@ -70,21 +142,26 @@ ScopeEntry* enter_scope(const ScopeKey& name, TimestampTz now) {
     memset(reinterpret_cast<char*>(entry) + sizeof(ScopeKey), 0,
            sizeof(ScopeEntry) - sizeof(ScopeKey));
     initialize_entry(entry, now);
+    pg_atomic_write_u64(&entry->generation, ++header->next_generation);
   }
   return entry;
 }
 
-ScopeEntry* find_shared_entry(std::string_view scope) {
+// The entry and its generation, read under the lock: an entry evicted right
+// after is then seen as changed.
+CachedEntry find_shared_entry(std::string_view scope) {
   ScopeKey name = scope_key(MyDatabaseId, scope);
   LWLockAcquire(header->lock, LW_SHARED);
   bool found = false;
   auto* entry = static_cast<ScopeEntry*>(hash_search(scopes, &name, HASH_FIND, &found));
+  if (entry == nullptr) {
+    LWLockRelease(header->lock);
+    LWLockAcquire(header->lock, LW_EXCLUSIVE);
+    entry = enter_scope(name, GetCurrentTimestamp());
+  }
+  CachedEntry result{entry, pg_atomic_read_u64(&entry->generation)};
   LWLockRelease(header->lock);
-  if (entry != nullptr) return entry;
-  LWLockAcquire(header->lock, LW_EXCLUSIVE);
-  entry = enter_scope(name, GetCurrentTimestamp());
-  LWLockRelease(header->lock);
-  return entry;
+  return result;
 }
 
 std::size_t scope_table_size() {
@@ -149,7 +226,8 @@ void load_file_entry(const FileEntry& record) {
   if (record.overflow == 0) {
     ScopeKey key = record.key;
     key.scope[kScopeNameBytes - 1] = '\0';
-    entry = enter_scope(scope_key(key.database, key.scope), record.counting_since);
+    // Created with an event at start: a reloaded entry ages from now on.
+    entry = enter_scope(scope_key(key.database, key.scope), GetCurrentTimestamp());
   }
   // A scope that no longer fits (a lower max_tracked_scopes) adds to the
   // overflow entry, so the totals stay whole.
@@ -234,6 +312,7 @@ void attach_scope_table() {
   if (!found) {
     header->lock = &(GetNamedLWLockTranche(kTrancheName))->lock;
     TimestampTz now = GetCurrentTimestamp();
+    header->next_generation = 0;
     memset(&header->overflow, 0, sizeof header->overflow);
     initialize_entry(&header->overflow, now);
   }
@@ -258,6 +337,16 @@ void define_scope_table_settings() {
       "idempotency.max_tracked_scopes", "How many scopes idempotency.counters tracks one by one.",
       "Events of scopes past this number are counted in the overflow row.", &max_tracked_scopes,
       1000, 1, 1000000, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "idempotency.max_tracked_scopes_per_database",
+      "How many of the idempotency.max_tracked_scopes entries one database may hold.",
+      "So that one database's scopes cannot take the rows of the others.",
+      &max_tracked_scopes_per_database, 500, 1, 1000000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "idempotency.counters_evict_after",
+      "How long a scope's counters row must go without an event before a new scope may take it.",
+      "Its counts move to the overflow row; 0 never evicts.", &counters_evict_after, 3600, 0,
+      INT_MAX / 2, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
 }
 
 void install_scope_table_hooks() {
@@ -270,24 +359,27 @@ void install_scope_table_hooks() {
 ScopeEntry* find_scope_entry(std::string_view scope) {
   if (header == nullptr) return nullptr;
   static std::string last_scope;
-  static ScopeEntry* last_entry = nullptr;
-  if (last_entry != nullptr && last_scope == scope) return last_entry;
-  if (cached_entries == nullptr) cached_entries = new std::unordered_map<std::string, ScopeEntry*>;
+  static CachedEntry last{nullptr, 0};
+  auto current = [](const CachedEntry& cached) {
+    return pg_atomic_read_u64(&cached.entry->generation) == cached.generation;
+  };
+  if (last.entry != nullptr && last_scope == scope && current(last)) return last.entry;
+  if (cached_entries == nullptr) cached_entries = new std::unordered_map<std::string, CachedEntry>;
   std::string name(scope.substr(0, kScopeNameBytes - 1));
   auto cached = cached_entries->find(name);
-  ScopeEntry* entry = nullptr;
-  if (cached != cached_entries->end()) {
-    entry = cached->second;
+  CachedEntry found{nullptr, 0};
+  if (cached != cached_entries->end() && current(cached->second)) {
+    found = cached->second;
   } else {
-    entry = find_shared_entry(name);
+    found = find_shared_entry(name);
     // A client may use any number of scopes: the cache starts over rather
     // than grow without bound (the entries stay in shared memory).
     if (cached_entries->size() >= kMaxCachedScopes) cached_entries->clear();
-    cached_entries->emplace(name, entry);
+    (*cached_entries)[name] = found;
   }
   last_scope = std::move(name);
-  last_entry = entry;
-  return entry;
+  last = found;
+  return found.entry;
 }
 
 ScopeEntryKind scope_entry_kind(const ScopeEntry* entry) {
@@ -302,6 +394,7 @@ void count_event(std::string_view scope, core::GuardEvent event, std::uint64_t c
     ScopeEntry* entry = find_scope_entry(scope);
     if (entry != nullptr) {
       pg_atomic_fetch_add_u64(&entry->counts[static_cast<int>(event)], count);
+      pg_atomic_write_u64(&entry->last_event_at, static_cast<uint64>(GetCurrentTimestamp()));
     }
   } catch (...) {
     // Out of memory for the cache: this event goes uncounted, the call succeeds.
@@ -328,8 +421,13 @@ bool reset_scope_counts(std::optional<std::string_view> scope) {
     pg_atomic_write_u64(&entry->counting_since, static_cast<uint64>(now));
   };
   if (!scope) {
+    // The overflow entry holds every database's events: only a superuser
+    // (who may reset any database) zeroes it.
+    bool may_reset_overflow = superuser();
     for (ScopeEntry* entry : scope_entries()) {
-      if (entry == &header->overflow || entry->key.database == MyDatabaseId) reset(entry);
+      if (entry == &header->overflow ? may_reset_overflow : entry->key.database == MyDatabaseId) {
+        reset(entry);
+      }
     }
     return true;
   }

@@ -44,26 +44,40 @@ TEST(RequireWait, LongerThanTheCapIsRejected) {
   EXPECT_EQ(error_of_wait(kNow + kMaxWaitMicroseconds + 1), SqlState::kInvalidParameterValue);
 }
 
+constexpr std::uint64_t kSeed = 0x0123456789abcdefULL;
+constexpr std::uint32_t kDatabase = 16384;
+
 TEST(WaitSlotOf, StaysInRangeAndIsStable) {
   for (std::uint32_t count : {1u, 2u, 7u, 1024u}) {
     for (int i = 0; i < 200; ++i) {
-      std::uint32_t slot = wait_slot_of("payments", "key-" + std::to_string(i), count);
+      std::uint32_t slot =
+          wait_slot_of(kSeed, kDatabase, "payments", "key-" + std::to_string(i), count);
       EXPECT_LT(slot, count);
-      EXPECT_EQ(slot, wait_slot_of("payments", "key-" + std::to_string(i), count));
+      EXPECT_EQ(slot,
+                wait_slot_of(kSeed, kDatabase, "payments", "key-" + std::to_string(i), count));
     }
   }
 }
 
 TEST(WaitSlotOf, OneSlotIsSharedByEveryKey) {
-  EXPECT_EQ(wait_slot_of("a", "b", 1), 0u);
-  EXPECT_EQ(wait_slot_of("other", "key", 1), 0u);
+  EXPECT_EQ(wait_slot_of(kSeed, kDatabase, "a", "b", 1), 0u);
+  EXPECT_EQ(wait_slot_of(kSeed, kDatabase, "other", "key", 1), 0u);
 }
 
 TEST(WaitSlotOf, SpreadsKeysAndSeparatesScopeFromKey) {
   std::set<std::uint32_t> used;
-  for (int i = 0; i < 1000; ++i) used.insert(wait_slot_of("s", std::to_string(i), 1024));
+  for (int i = 0; i < 1000; ++i)
+    used.insert(wait_slot_of(kSeed, kDatabase, "s", std::to_string(i), 1024));
   EXPECT_GT(used.size(), 500u);  // about 1024 * (1 - e^-0.98) = 639 expected
-  EXPECT_NE(wait_slot_of("ab", "c", 1u << 31), wait_slot_of("a", "bc", 1u << 31));
+  EXPECT_NE(wait_slot_of(kSeed, kDatabase, "ab", "c", 1u << 31),
+            wait_slot_of(kSeed, kDatabase, "a", "bc", 1u << 31));
+}
+
+TEST(WaitSlotOf, SeparatesDatabasesAndSeeds) {
+  constexpr std::uint32_t kMany = 1u << 31;
+  EXPECT_NE(wait_slot_of(kSeed, 1, "s", "k", kMany), wait_slot_of(kSeed, 2, "s", "k", kMany));
+  EXPECT_NE(wait_slot_of(1, kDatabase, "s", "k", kMany),
+            wait_slot_of(2, kDatabase, "s", "k", kMany));
 }
 
 TEST(NextWakeUp, TheDeadlineWithoutAnEarlierExpiry) {
