@@ -16,7 +16,9 @@ use Test::More;
 use Time::HiRes qw(time);
 
 my $node = PostgreSQL::Test::Cluster->new('hostile');
-$node->init;
+# UTF-8 whatever the environment's locale: the hostile strings include
+# combining marks, an emoji and U+2028.
+$node->init(extra => [ '--encoding=UTF8', '--locale=C' ]);
 # Small shared tables, as a hostile client would meet them on a small server.
 $node->append_conf('postgresql.conf', q{
 shared_preload_libraries = 'idempotency'
@@ -344,6 +346,9 @@ is(sql(q{SELECT string_agg(DISTINCT o.state, ',') FROM public.hostile AS h,
 
 # reset_counters with hostile scopes: true exactly for the scopes that have
 # a counters row, which it zeroes.
+cmp_ok(sql(q{SELECT count(*) FROM idempotency.counters AS c JOIN public.hostile AS h ON c.scope = h.s
+  WHERE c.kind = 'scope' AND c.claimed_new > 0}, 'dba'),
+	'>', 0, 'hostile scopes have counters rows to reset');
 is(sql(q{SELECT count(*) FROM public.hostile AS h
   WHERE idempotency.reset_counters(h.s) IS DISTINCT FROM
         EXISTS (SELECT FROM idempotency.counters AS c WHERE c.kind = 'scope' AND c.scope = h.s)}, 'dba'),
@@ -556,7 +561,7 @@ for my $case (@huge)
 	my ($got_state, $got_result, $message_bytes, $ms) = split /\|/, shift(@lines), -1;
 	is($got_state, $state, "$what: $state");
 	is($got_result, $result, "$what: answers $result") if defined $result;
-	cmp_ok($message_bytes, '<', 2048, "$what: the error message is clipped");
+	cmp_ok($message_bytes, '<', 2048, "$what: the error message is clipped") if $state ne '00000';
 	cmp_ok($ms, '<', 20000, "$what: answered in ${ms} ms");
 }
 my ($rss_after, $peak_after) = split /\|/, shift @lines;
