@@ -280,8 +280,8 @@ uint64 delete_expired_tuples(const GuardTable& table, TimestampTz now, uint64 li
     // wait = false: a row a claim is taking over (or anyone else holds) is
     // skipped; the next run, which starts from the beginning, gets it.
     TM_FailureData failure;
-    if (table_tuple_delete(relation, &slot->tts_tid, command, snapshot, InvalidSnapshot, false,
-                           &failure, false) == TM_Ok) {
+    if (compat::delete_tuple(relation, &slot->tts_tid, command, snapshot, false, &failure) ==
+        TM_Ok) {
       ++deleted;
       *resume_from = expires_at;
     }

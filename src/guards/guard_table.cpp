@@ -38,7 +38,7 @@ void invalidate_relation(Datum /*argument*/, Oid relation) {
 
 // A role change (say, the owner losing BYPASSRLS) sends no relcache
 // invalidation of the table.
-void invalidate_roles(Datum /*argument*/, int /*cache*/, uint32 /*hash*/) {
+void invalidate_roles(Datum /*argument*/, compat::SyscacheId /*cache*/, uint32 /*hash*/) {
   cache_valid = false;
   ++invalidations;
 }
