@@ -43,7 +43,7 @@ demo:
 	./scripts/demo.sh
 bench:
 	./bench/run
-# The claim and lookup workloads on PostgreSQL 17 and 18 (chroots, root).
+# The claim and lookup workloads on PostgreSQL 17, 18 and 19 (chroots, root).
 bench-versions:
 	./bench/versions
 
