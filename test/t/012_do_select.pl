@@ -59,6 +59,11 @@ sql(q{SELECT idempotency.claim_guard('guard', 'expiry', ttl => '1 millisecond')}
 sql('SELECT pg_sleep(0.05)');
 is(sql(do_select('expiry')), 'f|pending||' . sql(q{SELECT claim_token FROM raw_guards WHERE key = 'expiry'}) . '||t',
 	'expiry: DO SELECT returns the expired row as if it were live');
+is(sql(q{INSERT INTO raw_guards AS g (scope, key, status, claim_token, claimed_at, expires_at)
+            VALUES ('raw', 'expiry', 'pending', 2, now(), now() + interval '1 hour')
+            ON CONFLICT (scope, key) DO SELECT WHERE g.expires_at > now() RETURNING g.key;
+          SELECT count(*) FROM raw_guards WHERE key = 'expiry' AND expires_at < now()}), '1',
+	'expiry: DO SELECT ... WHERE expires_at > now() returns nothing and leaves the expired row in the way');
 is(sql(q{SELECT idempotency.claim_guard('guard', 'expiry')}), 't',
 	'expiry: a guard past expires_at is claimable again at once');
 
