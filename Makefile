@@ -36,14 +36,14 @@ SHLIB_LINK = -lstdc++
 .PHONY: test test-versions demo bench bench-versions
 test:
 	./scripts/test.sh
-# PostgreSQL 17 and 18 from Debian's packages, in chroots (needs root).
+# PostgreSQL 17, 18 and 19 from Debian's packages, in chroots (needs root).
 test-versions:
 	./scripts/test-versions.sh
 demo:
 	./scripts/demo.sh
 bench:
 	./bench/run
-# The claim and lookup workloads on PostgreSQL 17 and 18 (chroots, root).
+# The claim and lookup workloads on PostgreSQL 17, 18 and 19 (chroots, root).
 bench-versions:
 	./bench/versions
 

@@ -30,8 +30,10 @@ chroot_packages() {
   local server="postgresql-$1 postgresql-server-dev-$1 postgresql-client-$1 libpq-dev"
   # 19 is only in experimental: name each of its packages' suite (installing
   # with -t experimental drags in an uninstallable perl).
+  # 19's libpq.pc requires libcurl (OAuth), which libpq-dev does not pull in.
   # shellcheck disable=SC2001
-  [ "$1" = 19 ] && server=$(echo "$server libpq5" | sed 's|\([^ ]*\)|\1/experimental|g')
+  [ "$1" = 19 ] &&
+    server="$(echo "$server libpq5" | sed 's|\([^ ]*\)|\1/experimental|g') libcurl4-openssl-dev"
   echo "$server build-essential cmake" \
     "libgtest-dev pkg-config libipc-run-perl python3 make prometheus-postgres-exporter"
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test-versions`: the build with -Werror, pg_regress, the isolation
-# specs, the libpq stress test and the TAP tests on PostgreSQL 17 and 18, each
-# from Debian's own packages in a chroot (scripts/pg-chroot.sh). The working
+# specs, the libpq stress test and the TAP tests on PostgreSQL 17, 18 and 19,
+# each from Debian's own packages in a chroot (scripts/pg-chroot.sh; 19 from
+# experimental). The working
 # tree is copied in, so what is tested is what is checked out here.
 # PG_VERSIONS="17" runs a subset. Needs root (chroot, mount).
 # Prints each version's suite lines, its "tests: N passed, N failed" line,
@@ -15,7 +16,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-versions=${PG_VERSIONS:-17 18}
+versions=${PG_VERSIONS:-17 18 19}
 suites=${SUITES:-compile-fail regress isolation integration tap}
 total_passed=0
 total_failed=0

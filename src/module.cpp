@@ -6,6 +6,7 @@
 #include "config/limit_table.hpp"
 #include "config/scope_limits.hpp"
 #include "counters/scope_table.hpp"
+#include "glue/server_release.hpp"
 #include "glue/settings.hpp"
 #include "claims/wait_slots.hpp"
 #include "worker/worker_registry.hpp"
@@ -19,6 +20,7 @@ void _PG_init(void);
 }
 
 void _PG_init(void) {
+  idempotency::pg::check_server_release();
   idempotency::pg::define_client_settings();
   idempotency::pg::define_worker_settings();
   idempotency::pg::define_scope_table_settings();

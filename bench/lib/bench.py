@@ -327,6 +327,7 @@ W7 = "7. purge"
 W8 = "8. batch claims, 100 new keys a call (keys/s)"
 W9 = "9. counters on vs off (claim_guard, new keys)"
 W10 = "10. scope limits: a limited scope vs an unlimited one (claim_guard, new keys)"
+W13 = "13. get-or-create: claim_or_lookup vs INSERT ... ON CONFLICT DO SELECT (PostgreSQL 19)"
 
 
 def reset_tables(db="postgres"):
@@ -428,6 +429,26 @@ def workload_claim_existing():
 def workload_replay():
     function_against_raw(W3, "claim_or_lookup()", "claim_or_lookup_replay.sql",
                          "raw SELECT", "raw_select_replay.sql")
+
+
+def workload_do_select():
+    """PostgreSQL 19's INSERT ... ON CONFLICT DO SELECT ... RETURNING, the
+    hand-written get-or-create, against claim_or_lookup(): new keys, then
+    retries of the pre-loaded completed guards (their stored outcome)."""
+    version = int(psql("SHOW server_version_num;"))
+    if version < 190000:
+        log(f"workload {W13}: skipped, PostgreSQL {version // 10000} has no ON CONFLICT DO SELECT")
+        return
+    log(f"workload {W13}")
+    rows = {"rows": PRELOAD_ROWS}
+    interleave(W13, lambda sync: [
+        Contender("claim_or_lookup(), new keys", "claim_or_lookup_new.sql", group="new keys"),
+        Contender("raw INSERT ON CONFLICT DO SELECT, new keys", "raw_do_select_new.sql",
+                  group="new keys", baseline=True),
+        Contender("claim_or_lookup(), replays", "claim_or_lookup_replay.sql", variables=rows,
+                  group="replays"),
+        Contender("raw INSERT ON CONFLICT DO SELECT, replays", "raw_do_select_replay.sql",
+                  variables=rows, group="replays", baseline=True)])
 
 
 def workload_lookup():
@@ -752,12 +773,13 @@ def describe_machine():
 
 # The workloads in the order they run (11, the Citus one, runs from bench/citus-run).
 WORKLOAD_ORDER = [("1", workload_claim_new), ("2", workload_claim_existing),
-                  ("3", workload_replay), ("5", workload_lookup), ("4", workload_record),
+                  ("3", workload_replay), ("5", workload_lookup), ("13", workload_do_select),
+                  ("4", workload_record),
                   ("6", workload_scale), ("7", workload_purge), ("8", workload_batch_claims),
                   ("9", workload_counters), ("10", workload_limits),
                   ("12", workload_batch_outcomes)]
 # They share one pre-load of completed guards, made before the first of them.
-PRELOADED = {"2", "3", "5"}
+PRELOADED = {"2", "3", "5", "13"}
 
 
 def main():

@@ -3,6 +3,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "glue/compat.hpp"
 #include "glue/error_boundary.hpp"
 
 extern "C" {
@@ -307,8 +308,8 @@ void attach_scope_table() {
   HASHCTL info{};
   info.keysize = sizeof(ScopeKey);
   info.entrysize = sizeof(ScopeEntry);
-  scopes = ShmemInitHash("idempotency scopes", max_tracked_scopes, max_tracked_scopes, &info,
-                         HASH_ELEM | HASH_BLOBS);
+  scopes = compat::shared_hash_table("idempotency scopes", max_tracked_scopes, &info,
+                                     HASH_ELEM | HASH_BLOBS);
   if (!found) {
     header->lock = &(GetNamedLWLockTranche(kTrancheName))->lock;
     TimestampTz now = GetCurrentTimestamp();

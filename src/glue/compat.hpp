@@ -1,5 +1,5 @@
 // The PostgreSQL calls whose signatures differ between the supported major
-// versions (15, 16, 17, 18), one shim each with the upstream change named.
+// versions (15, 16, 17, 18, 19), one shim each with the upstream change named.
 // This is the only file that tests PG_VERSION_NUM. Each shim passes what that
 // version's own ExecInsert() / index scans pass, so the direct paths do on
 // every version what INSERT ... ON CONFLICT DO NOTHING does there.
@@ -8,22 +8,32 @@
 
 extern "C" {
 #include "access/genam.h"
+#include "access/tableam.h"
 #include "executor/executor.h"
+#include "storage/shmem.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/relcache.h"
 }
 
-#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 190000
-#error "idempotency supports PostgreSQL 15 to 18"
+#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 200000
+#error "idempotency supports PostgreSQL 15 to 19"
 #endif
 
 namespace idempotency::pg::compat {
 
 // PostgreSQL 18 added an IndexScanInstrumentation argument to
 // index_beginscan(), for EXPLAIN ANALYZE's index search counts; callers
-// outside EXPLAIN pass NULL.
+// outside EXPLAIN pass NULL. PostgreSQL 19 added a trailing ScanOptions
+// `flags` argument, through which the executor passes SO_HINT_REL_READ_ONLY
+// for a relation the query does not modify (19's on-access setting of the
+// visibility map by read-only scans). Claims write the guards table in the
+// same transaction, and the purge deletes through its scan: SO_NONE.
 inline IndexScanDesc begin_index_scan(Relation heap, Relation index, Snapshot snapshot,
                                       int key_count) {
-#if PG_VERSION_NUM >= 180000
+#if PG_VERSION_NUM >= 190000
+  return index_beginscan(heap, index, snapshot, nullptr, key_count, 0, SO_NONE);
+#elif PG_VERSION_NUM >= 180000
   return index_beginscan(heap, index, snapshot, nullptr, key_count, 0);
 #else
   return index_beginscan(heap, index, snapshot, key_count, 0);
@@ -47,12 +57,19 @@ inline bool check_index_constraints(ResultRelInfo* result_relation, TupleTableSl
 
 // PostgreSQL 16 added `onlySummarizing` to ExecInsertIndexTuples(), for HOT
 // updates that touch only summarizing (BRIN) indexes; an insert passes false.
+// PostgreSQL 19 folded its three booleans (update, noDupErr,
+// onlySummarizing) into a `flags` bitmask (EIIT_IS_UPDATE,
+// EIIT_NO_DUPE_ERROR, EIIT_ONLY_SUMMARIZING) and moved the slot after it;
+// 19's ExecInsert() passes EIIT_NO_DUPE_ERROR alone for ON CONFLICT.
 // Inserts a new tuple's index entries as ExecInsert() does for ON CONFLICT:
 // no duplicate error, a speculative conflict reported instead.
 inline List* insert_index_tuples_speculatively(ResultRelInfo* result_relation, TupleTableSlot* slot,
                                                EState* estate, bool* speculative_conflict,
                                                List* arbiters) {
-#if PG_VERSION_NUM >= 160000
+#if PG_VERSION_NUM >= 190000
+  return ExecInsertIndexTuples(result_relation, estate, EIIT_NO_DUPE_ERROR, slot, arbiters,
+                               speculative_conflict);
+#elif PG_VERSION_NUM >= 160000
   return ExecInsertIndexTuples(result_relation, slot, estate, false, true, speculative_conflict,
                                arbiters, false);
 #else
@@ -72,5 +89,38 @@ inline Oid immediate_primary_key(Relation relation) {
   return RelationGetPrimaryKeyIndex(relation);
 #endif
 }
+
+// PostgreSQL 19 replaced table_tuple_delete()'s trailing `changingPart`
+// boolean with an `options` bitmask (TABLE_DELETE_CHANGING_PARTITION,
+// TABLE_DELETE_NO_LOGICAL) in front of the snapshots; 19's ExecDeleteAct()
+// passes 0 for a delete that is not a cross-partition UPDATE, as the purge's
+// deletes are not.
+inline TM_Result delete_tuple(Relation relation, ItemPointer tid, CommandId command,
+                              Snapshot snapshot, bool wait, TM_FailureData* failure) {
+#if PG_VERSION_NUM >= 190000
+  return table_tuple_delete(relation, tid, command, 0, snapshot, InvalidSnapshot, wait, failure);
+#else
+  return table_tuple_delete(relation, tid, command, snapshot, InvalidSnapshot, wait, failure,
+                            false);
+#endif
+}
+
+// PostgreSQL 19 gave ShmemInitHash() one size, `nelems`, where earlier
+// versions took an initial and a maximum size; both were `entries` here.
+inline HTAB* shared_hash_table(const char* name, int64 entries, HASHCTL* info, int flags) {
+#if PG_VERSION_NUM >= 190000
+  return ShmemInitHash(name, entries, info, flags);
+#else
+  return ShmemInitHash(name, entries, entries, info, flags);
+#endif
+}
+
+// PostgreSQL 19 typed the cache identifier a syscache invalidation callback
+// receives as the enum SysCacheIdentifier (it was an int).
+#if PG_VERSION_NUM >= 190000
+using SyscacheId = SysCacheIdentifier;
+#else
+using SyscacheId = int;
+#endif
 
 }  // namespace idempotency::pg::compat

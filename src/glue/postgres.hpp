@@ -48,4 +48,8 @@ extern "C" {
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+// PostgreSQL 19 pruned indirect includes: funcapi.h no longer brings
+// tuplestore_putvalues(), nor do the headers above ConditionVariable.
+#include "storage/condition_variable.h"
+#include "utils/tuplestore.h"
 }

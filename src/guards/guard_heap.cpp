@@ -186,12 +186,22 @@ bool insert_guard_tuple(GuardInserter* inserter, const ClaimWrite& write, ItemPo
 
   // As ExecInsert() does for ON CONFLICT: check first (waiting for an
   // uncommitted competitor), then insert speculatively, and start over if a
-  // competitor inserted the same key in between. The check costs an index
-  // search (a quarter of a new key's insert): while keys keep turning out
-  // new, it is skipped and the speculative insertion's own conflict
-  // detection stands in for it. A key that was there after all is then a
-  // speculative insertion that lost, undone and retried with the check,
-  // which waits for an uncommitted competitor as before.
+  // competitor inserted the same key in between. Re-read for PostgreSQL 19
+  // (19~rc1): its ExecInsert() still runs, for ON CONFLICT DO NOTHING,
+  // ExecCheckIndexConstraints() on the arbiter with an invalid tuple to
+  // ignore, ExecCheckTIDVisible() (40001 under REPEATABLE READ) and no insert
+  // on a conflict; else SpeculativeInsertionLockAcquire(),
+  // table_tuple_insert_speculative(options 0, no bulk state),
+  // ExecInsertIndexTuples(EIIT_NO_DUPE_ERROR, the arbiter),
+  // table_tuple_complete_speculative(!conflict),
+  // SpeculativeInsertionLockRelease(), and back to the check on a conflict:
+  // the sequence below, with compat.hpp passing 19's flags.
+  // test/isolation/specs/direct_claim_as_insert.spec runs this path and the
+  // statement side by side (the wait, the rollback, 40001) on every version. The check costs an
+  // index search (a quarter of a new key's insert): while keys keep turning out new, it is skipped
+  // and the speculative insertion's own conflict detection stands in for it. A key that was there
+  // after all is then a speculative insertion that lost, undone and retried with the check, which
+  // waits for an uncommitted competitor as before.
   bool inserted = false;
   for (;;) {
     CHECK_FOR_INTERRUPTS();
@@ -280,8 +290,8 @@ uint64 delete_expired_tuples(const GuardTable& table, TimestampTz now, uint64 li
     // wait = false: a row a claim is taking over (or anyone else holds) is
     // skipped; the next run, which starts from the beginning, gets it.
     TM_FailureData failure;
-    if (table_tuple_delete(relation, &slot->tts_tid, command, snapshot, InvalidSnapshot, false,
-                           &failure, false) == TM_Ok) {
+    if (compat::delete_tuple(relation, &slot->tts_tid, command, snapshot, false, &failure) ==
+        TM_Ok) {
       ++deleted;
       *resume_from = expires_at;
     }

@@ -1,5 +1,6 @@
 #include "guards/guard_table.hpp"
 #include "glue/compat.hpp"
+#include "glue/server_release.hpp"
 #include "glue/settings.hpp"
 
 extern "C" {
@@ -38,7 +39,7 @@ void invalidate_relation(Datum /*argument*/, Oid relation) {
 
 // A role change (say, the owner losing BYPASSRLS) sends no relcache
 // invalidation of the table.
-void invalidate_roles(Datum /*argument*/, int /*cache*/, uint32 /*hash*/) {
+void invalidate_roles(Datum /*argument*/, compat::SyscacheId /*cache*/, uint32 /*hash*/) {
   cache_valid = false;
   ++invalidations;
 }
@@ -135,6 +136,10 @@ const char* reason_for_sql_reads(Relation relation, Oid primary_key, bool citus_
 // (written as NULL) and 1.2's attempt_digest, no defaults, NOT NULL, CHECK, generated columns,
 // triggers or rules the statement would apply.
 const char* reason_for_sql_writes(Relation relation, AttrNumber attempt_column) {
+  // The direct insert allocates a ResultRelInfo with the build's layout.
+  if (!server_lays_out_executor_state_as_built()) {
+    return "the server's minor release lays out ResultRelInfo unlike the build's";
+  }
   TupleDesc descriptor = RelationGetDescr(relation);
   for (int index = 0; index < descriptor->natts; ++index) {
     Form_pg_attribute column = TupleDescAttr(descriptor, index);

@@ -30,5 +30,7 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_config_changed) {
       if (OidIsValid(table)) CacheInvalidateRelcacheByRelid(table);
     }
   });
-  return PointerGetDatum(nullptr);
+  // A statement trigger returns NULL (written as a Datum: PostgreSQL 19's
+  // PointerGetDatum() is a macro that takes no nullptr).
+  return Datum{0};
 }

@@ -33,11 +33,13 @@ sub run_and_audit
 	my ($pid, @output) = split /\n/, $node->safe_psql('postgres', "SELECT pg_backend_pid();$sql");
 	my $log = slurp_file($node->logfile, $offset);
 	my @statements;
-	# A log entry starts with the timestamp and [pid]; auto_explain's plan
-	# continues on the lines after it.
+	# A log entry starts with the timestamp and [pid] (from PostgreSQL 19 on,
+	# PostgreSQL::Test::Cluster's log_line_prefix puts the backend type
+	# before it: "client backend[pid]"); auto_explain's plan continues on the
+	# lines after it.
 	for my $entry (split /\n(?=\d{4}-\d\d-\d\d )/, $log)
 	{
-		next unless $entry =~ /^\S+ \S+ \S+ \[$pid\]/;
+		next unless $entry =~ /^\S+ \S+ \S+ (?:[a-z ]*)\[$pid\]/;
 		push @statements, $entry =~
 		  /Query Text: (?:WITH deleted AS \(\s*)?((?:INSERT INTO|UPDATE|DELETE FROM) idempotency\.guards|SELECT g\.scope, g\.key)/g;
 	}
