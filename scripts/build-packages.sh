@@ -10,7 +10,7 @@
 # cache, outside the source tree). Prints TAP lines; exits non-zero on any
 # failure. Needs root (chroot, mount).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 source scripts/pg-chroot.sh
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -14,8 +14,7 @@
 # source tree, and CREATE EXTENSION on a server that preloads it.
 # Prints TAP lines; exits non-zero on any failure. Needs root (chroot, mount).
 set -uo pipefail
-cd "$(dirname "$0")/.."
-repo=$(pwd)
+cd "$(dirname "$0")/.." || exit 1
 source scripts/pg-chroot.sh
 source scripts/cluster.sh # free_port
 

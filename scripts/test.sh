@@ -292,7 +292,7 @@ run_metadata_checks() {
   status=$?
   read -r passed failed < <(awk '/^ok [0-9]+/{p++} /^not ok [0-9]+/{f++} END{print p+0, f+0}' "$log")
   mkdir -p "$copy" && cp -r META.json CHANGELOG.md LICENSE README.md idempotency.control sql debian "$copy/"
-  sed -i 's/"version": "[0-9.]*"/"version": "0.0.1"/' "$copy/META.json"
+  sed -i 's/^   "version": "[0-9.]*"/   "version": "0.0.1"/' "$copy/META.json"
   if test/packaging/check_metadata.py "$copy" >"$log.copy" 2>&1; then
     echo "a META.json naming version 0.0.1 was not refused" >>"$log"
     failed=$((failed + 1))

@@ -71,9 +71,9 @@ unreleased = re.search(r"^## Unreleased$", read("CHANGELOG.md"), re.M)
 check("CHANGELOG.md's Unreleased section comes before its releases",
       unreleased and (not releases or read("CHANGELOG.md").index("## Unreleased") <
                       read("CHANGELOG.md").index(f"## {releases[0]} ")))
-debian = re.match(r"idempotency \(([^)]*)\)", read("debian/changelog"))
-check(f"debian/changelog's newest version is {default_version}",
-      debian and debian.group(1) == default_version, debian and debian.group(1))
+debian = re.match(r"idempotency \(([^)-]*)-\d+\)", read("debian/changelog"))
+check(f"debian/changelog's newest version is {default_version}-N",
+      debian and debian.group(1) == default_version, read("debian/changelog").split("\n")[0])
 
 check("LICENSE is the PostgreSQL License", read("LICENSE").startswith("PostgreSQL License\n"))
 check("debian/copyright declares the PostgreSQL license", re.search(r"^License: PostgreSQL$", read("debian/copyright"), re.M))
