@@ -4,7 +4,8 @@
 # by dpkg-buildpackage (debian/, pg_buildext) in a throwaway layer over N's
 # chroot, so the chroot keeps nothing of the build. Each build is checked:
 # lintian reports no errors, and scripts/check-package.sh finds the library's
-# functions, the control file and the SQL scripts in the package.
+# functions, the control file and the SQL scripts in the package (and refuses
+# it once its library is swapped for an empty one).
 # The .deb, .changes, .buildinfo files and lintian's report go to
 # PACKAGES_DIR/pgN-SUITE/ (PACKAGES_DIR defaults to packages/ in the chroot
 # cache, outside the source tree). Prints TAP lines; exits non-zero on any
@@ -61,6 +62,15 @@ for major in $PACKAGE_MAJORS; do
     status=${PIPESTATUS[0]}
     grep -v '^ok' "$out/check.txt"
     result "$status" "$package holds what check-package.sh requires ($(grep -c '^ok' "$out/check.txt") checks)"
+    # The same check must refuse the package with its library swapped for
+    # one that exports no function (what a build that found no sources makes).
+    in_layer "rm -rf /tmp/empty && dpkg-deb -R /build/${package}_*.deb /tmp/empty &&
+      echo 'int unrelated(void) { return 0; }' |
+        gcc -x c -shared -fPIC -o /tmp/empty/usr/lib/postgresql/$major/lib/idempotency.so - &&
+      dpkg-deb -b /tmp/empty /tmp/${package}_empty.deb >/dev/null &&
+      ! /build/idempotency/scripts/check-package.sh /tmp/${package}_empty.deb /build/idempotency" \
+      >"$out/check-empty.txt" 2>&1
+    result $? "check-package.sh refuses $package with an empty library"
     cp "$layer"/build/*.deb "$layer"/build/*.changes "$layer"/build/*.buildinfo "$out/"
   fi
   unmount_layer "$layer" && layer=""
