@@ -4,41 +4,63 @@
 
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 
+# The source tree: this Makefile's directory. Builds may run elsewhere with
+# VPATH pointing here (Debian's pg_buildext builds in build-N/, test.sh runs the
+# TAP tests from a scratch directory), so sources and data are looked up here
+# and named relative to it, as PGXS expects (it prefixes DATA with $(srcdir)).
+source_dir := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+in_source = $(patsubst $(source_dir)/%,%,$(wildcard $(addprefix $(source_dir)/,$(1))))
+
 EXTENSION = idempotency
 MODULE_big = idempotency
-SOURCES = $(sort $(wildcard src/*.cpp $(foreach layer,core glue counters guards config claims worker sql_functions,src/$(layer)/*.cpp)))
+SOURCES = $(sort $(call in_source,src/*.cpp $(foreach layer,core glue counters guards config claims worker sql_functions,src/$(layer)/*.cpp)))
 OBJS = $(SOURCES:.cpp=.o)
-DATA = $(wildcard sql/idempotency--*.sql)
+DATA = $(call in_source,sql/idempotency--*.sql)
 
 # pg_regress suite: sql/<name>.sql against expected/<name>.out, in this order.
 REGRESS = setup claim claim_attempt batch_claims claim_wait record_outcome record_outcomes lookup release expiry lease fingerprint counters \
           transactions validation privileges search_path retention purge \
           dba_privileges scope_access bad_input table_changes extend_lease json_fingerprint limits drop_extension
-CONTRIB_TESTDB = idempotency_regression
 # pg_isolation_regress: test/isolation/specs/<name>.spec against
 # test/isolation/expected/<name>.out. TAP: PostgreSQL::Test::Cluster tests in
 # test/t. `make installcheck` runs all three against the server PGHOST/PGPORT
 # point to; `make prove_installcheck` runs the TAP tests alone (they start
 # their own clusters).
-ISOLATION = $(sort $(basename $(notdir $(wildcard test/isolation/specs/*.spec))))
-ISOLATION_OPTS = --inputdir=test/isolation
-ISOLATION_TESTDB = idempotency_isolation
+ISOLATION = $(sort $(basename $(notdir $(call in_source,test/isolation/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=$(source_dir)/test/isolation
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 
 # Our own code builds warning-free; PostgreSQL's headers are system headers.
-PG_CPPFLAGS = -Isrc -isystem $(includedir_server)
+PG_CPPFLAGS = -I$(source_dir)/src -isystem $(includedir_server)
 # -MMD -MP: PGXS tracks no header dependencies for C++; without them a changed
 # header leaves stale objects behind (e.g. an enum renumbered under them).
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -MMD -MP
 SHLIB_LINK = -lstdc++
 
-.PHONY: test test-versions demo bench bench-versions
+.PHONY: test test-versions packages test-packages dist demo bench bench-versions
 test:
 	./scripts/test.sh
 # PostgreSQL 17, 18 and 19 from Debian's packages, in chroots (needs root).
 test-versions:
 	./scripts/test-versions.sh
+# The Debian packages postgresql-N-idempotency, built in the version chroots
+# into $(PACKAGES_DIR) (default: /var/cache/idempotency-test/packages), then
+# installed and tested there as a DBA would, with the PGXN zip (needs root).
+packages:
+	./scripts/build-packages.sh
+test-packages:
+	./scripts/test-packages.sh
+# The PGXN distribution: $(DIST_DIR)/idempotency-<version>.zip of the
+# committed tree (git archive of DIST_REF, HEAD by default), named with
+# META.json's version (default_version X.Y of the control file is X.Y.0 there).
+DIST_DIR ?= $(source_dir)/dist
+DIST_REF ?= HEAD
+dist_version = $(shell sed -n 's/^   "version": "\(.*\)",$$/\1/p' $(source_dir)/META.json)
+dist:
+	mkdir -p $(DIST_DIR)
+	git -C $(source_dir) archive --format=zip --prefix=idempotency-$(dist_version)/ \
+	  -o $(abspath $(DIST_DIR))/idempotency-$(dist_version).zip $(DIST_REF)
 demo:
 	./scripts/demo.sh
 bench:
@@ -50,6 +72,14 @@ bench-versions:
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)
 include $(PGXS)
+# The test databases: PGXS sets both when included, so they are set after it.
+CONTRIB_TESTDB = idempotency_regression
+ISOLATION_TESTDB = idempotency_isolation
+# Out of the source tree, the objects' directories (src/core/...) are made first.
+$(OBJS): | object-directories
+.PHONY: object-directories
+object-directories:
+	@mkdir -p $(sort $(dir $(OBJS)))
 # PGXS runs TAP tests only inside installcheck; pgvector's habit, alone.
 .PHONY: prove_installcheck
 prove_installcheck:
@@ -61,6 +91,6 @@ EXTRA_CLEAN = $(OBJS:.o=.d)
 BITCODE_CXXFLAGS += -std=c++17
 # The bitcode is rebuilt whenever its object is (which knows the headers).
 $(OBJS:.o=.bc): %.bc: %.o
-else ifeq ($(filter test test-versions demo bench bench-versions,$(MAKECMDGOALS)),)
+else ifeq ($(filter test test-versions packages test-packages dist demo bench bench-versions,$(MAKECMDGOALS)),)
 $(error pg_config not found: install postgresql-server-dev-15, or run 'make test' or 'make demo', which install what they need)
 endif

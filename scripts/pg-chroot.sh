@@ -8,6 +8,11 @@
 #   PostgreSQL 19: Debian unstable (sid) with its packages from experimental
 
 IDEMPOTENCY_CHROOT_CACHE=${IDEMPOTENCY_CHROOT_CACHE:-/var/cache/idempotency-test}
+# The majors `make packages` builds postgresql-N-idempotency for, and
+# scripts/test-packages.sh installs and tests, each in its chroot. Adding 19
+# here is all it takes once the extension builds on 19: its chroot installs
+# PostgreSQL from experimental (chroot_packages).
+PACKAGE_MAJORS=${PACKAGE_MAJORS:-15 17 18}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 # The Debian suite that ships PostgreSQL MAJOR.
@@ -25,7 +30,10 @@ chroot_dir() { echo "$IDEMPOTENCY_CHROOT_CACHE/pg$1-$(suite_for_major "$1")"; }
 # What a build and the suites need inside: the server and its headers (PGXS,
 # pg_regress, pg_isolation_regress and the TAP modules), a C++ toolchain,
 # GoogleTest and libpq for the stress test, IPC::Run for TAP, python3 for
-# free_port, and the Prometheus exporter for its TAP test.
+# free_port, the Prometheus exporter for its TAP test, and what the Debian
+# packages are built and checked with (scripts/build-packages.sh: pg_buildext
+# from postgresql-server-dev-all, debhelper, lintian) and pgxnclient, which
+# installs the PGXN zip (scripts/test-packages.sh).
 chroot_packages() {
   local server="postgresql-$1 postgresql-server-dev-$1 postgresql-client-$1 libpq-dev"
   # 19 is only in experimental: name each of its packages' suite (installing
@@ -35,7 +43,8 @@ chroot_packages() {
   [ "$1" = 19 ] &&
     server="$(echo "$server libpq5" | sed 's|\([^ ]*\)|\1/experimental|g') libcurl4-openssl-dev"
   echo "$server build-essential cmake" \
-    "libgtest-dev pkg-config libipc-run-perl python3 make prometheus-postgres-exporter"
+    "libgtest-dev pkg-config libipc-run-perl python3 make prometheus-postgres-exporter" \
+    "postgresql-server-dev-all debhelper lintian pgxnclient unzip"
 }
 
 # install_chroot_packages MAJOR DIR: installs chroot_packages into DIR.
@@ -105,11 +114,41 @@ ensure_chroot() {
 # copy_tree_into_chroot MAJOR: the working tree (tracked and untracked files,
 # no build output) at /build/idempotency inside the chroot.
 copy_tree_into_chroot() {
-  local dir target
-  dir=$(chroot_dir "$1")
-  target=$dir/build/idempotency
+  copy_tree_to "$(chroot_dir "$1")/build/idempotency"
+}
+
+# copy_tree_to DIR: the working tree (tracked and untracked files, no build
+# output) in DIR.
+copy_tree_to() {
+  local target=$1
   rm -rf "$target" && mkdir -p "$target"
   git ls-files -z --cached --others --exclude-standard |
     xargs -0 -I{} sh -c 'test -e "{}" && printf "%s\0" "{}"' |
     tar --null -T - -cf - | tar -xf - -C "$target"
+}
+
+# mount_layer BASE DIR: DIR becomes a throwaway chroot on top of the chroot
+# BASE, which stays untouched: an overlay whose changes go to DIR.upper (a full
+# copy where overlayfs is unavailable), with /dev and /proc mounted.
+mount_layer() {
+  local base=$1 dir=$2
+  unmount_layer "$dir" || return 1
+  mkdir -p "$dir" "$dir.upper" "$dir.work"
+  mount -t overlay overlay -o "lowerdir=$base,upperdir=$dir.upper,workdir=$dir.work" "$dir" \
+    2>/dev/null || cp -a "$base/." "$dir/" || return 1
+  mount_chroot "$dir"
+}
+
+# unmount_layer DIR: unmounts and deletes a layer made by mount_layer; refuses
+# (and deletes nothing) while anything is still mounted in it.
+unmount_layer() {
+  local dir=$1
+  [ -d "$dir" ] || { rm -rf "$dir.upper" "$dir.work"; return 0; }
+  unmount_chroot "$dir"
+  if mountpoint -q "$dir"; then umount "$dir" || return 1; fi
+  if mountpoint -q "$dir/dev" || mountpoint -q "$dir/proc" || mountpoint -q "$dir"; then
+    echo "$dir is still mounted; not deleted" >&2
+    return 1
+  fi
+  rm -rf "$dir" "$dir.upper" "$dir.work"
 }

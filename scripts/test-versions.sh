@@ -4,7 +4,9 @@
 # each from Debian's own packages in a chroot (scripts/pg-chroot.sh; 19 from
 # experimental). The working
 # tree is copied in, so what is tested is what is checked out here.
-# PG_VERSIONS="17" runs a subset. Needs root (chroot, mount).
+# PG_VERSIONS="17" runs a subset. The suite "packages" (in SUITES by default)
+# then builds and tests the Debian packages of PACKAGE_MAJORS (15 17 18,
+# scripts/pg-chroot.sh) and the PGXN zip. Needs root (chroot, mount).
 # Prints each version's suite lines, its "tests: N passed, N failed" line,
 # and a closing line over all versions; exits non-zero on any failure.
 set -uo pipefail
@@ -17,7 +19,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 versions=${PG_VERSIONS:-17 18 19}
-suites=${SUITES:-compile-fail regress isolation integration tap}
+suites=${SUITES:-compile-fail regress isolation integration tap packages}
 total_passed=0
 total_failed=0
 failed_versions=()
@@ -60,6 +62,30 @@ for major in $versions; do
   total_passed=$((total_passed + passed))
   total_failed=$((total_failed + failed))
 done
+
+# The Debian packages of PACKAGE_MAJORS (15 17 18): built (make packages),
+# then installed and tested as a DBA would (make test-packages).
+if [[ " $suites " == *" packages "* ]]; then
+  started=$(date +%s)
+  echo "== Debian packages (PostgreSQL $PACKAGE_MAJORS)"
+  log=$(mktemp)
+  scripts/build-packages.sh >"$log" 2>&1
+  build_status=$?
+  scripts/test-packages.sh >>"$log" 2>&1
+  status=$?
+  passed=$(grep -cE '^ok [0-9]+' "$log")
+  failed=$(grep -cE '^not ok [0-9]+' "$log")
+  grep -E '^(not )?ok [0-9]+' "$log" | sed 's/^/[packages] /'
+  if [ "$build_status" -ne 0 ] || [ "$status" -ne 0 ] || [ "$passed" -eq 0 ]; then
+    [ "$failed" -eq 0 ] && failed=1
+    failed_versions+=("packages")
+    grep -E '^# ' "$log" | tail -n 100
+  fi
+  rm -f "$log"
+  echo "[packages] $passed passed, $failed failed ($(($(date +%s) - started)) s)"
+  total_passed=$((total_passed + passed))
+  total_failed=$((total_failed + failed))
+fi
 
 echo
 [ ${#failed_versions[@]} -eq 0 ] || echo "failed on PostgreSQL ${failed_versions[*]}"

@@ -282,13 +282,34 @@ run_layering_checks() {
   report "layering (scripts/check-layering.sh)" "$passed" "$failed" 0 "$log"
 }
 
+# 0d. The release metadata (test/packaging/check_metadata.py): META.json's
+# required fields, and its version, CHANGELOG.md's and debian/changelog's
+# newest release agree with idempotency.control. A copy whose META.json names
+# another version must be refused, so the check is seen to fail too.
+run_metadata_checks() {
+  local log=$logs/metadata.log passed failed status copy=$work/metadata-copy
+  test/packaging/check_metadata.py . >"$log" 2>&1
+  status=$?
+  read -r passed failed < <(awk '/^ok [0-9]+/{p++} /^not ok [0-9]+/{f++} END{print p+0, f+0}' "$log")
+  mkdir -p "$copy" && cp -r META.json CHANGELOG.md LICENSE README.md idempotency.control sql debian "$copy/"
+  sed -i 's/^   "version": "[0-9.]*"/   "version": "0.0.1"/' "$copy/META.json"
+  if test/packaging/check_metadata.py "$copy" >"$log.copy" 2>&1; then
+    echo "a META.json naming version 0.0.1 was not refused" >>"$log"
+    failed=$((failed + 1))
+  else
+    passed=$((passed + 1))
+  fi
+  report "metadata (test/packaging/check_metadata.py)" "$passed" "$failed" "$status" "$log"
+}
+
 # SUITES runs a subset, in this order; the version matrix runs
 # "compile-fail regress isolation integration tap". The build always runs first.
-suites=" ${SUITES:-compile-fail unit sanitize fuzz regress isolation integration tap examples citus} "
+suites=" ${SUITES:-compile-fail metadata unit sanitize fuzz regress isolation integration tap examples citus} "
 selected() { [[ "$suites" == *" $1 "* ]]; }
 
 if run_build; then
   selected compile-fail && { run_compile_fail_tests; run_layering_checks; }
+  selected metadata && run_metadata_checks
   selected unit && run_unit_tests
   selected sanitize && run_sanitized_unit_tests
   selected fuzz && run_fuzzing
