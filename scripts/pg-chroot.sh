@@ -7,6 +7,8 @@
 #   PostgreSQL 18: Debian unstable (sid)
 #   PostgreSQL 19: Debian unstable (sid) with its packages from experimental
 
+source "$(dirname "${BASH_SOURCE[0]}")/citus-versions.sh"
+
 IDEMPOTENCY_CHROOT_CACHE=${IDEMPOTENCY_CHROOT_CACHE:-/var/cache/idempotency-test}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
@@ -25,15 +27,18 @@ chroot_dir() { echo "$IDEMPOTENCY_CHROOT_CACHE/pg$1-$(suite_for_major "$1")"; }
 # What a build and the suites need inside: the server and its headers (PGXS,
 # pg_regress, pg_isolation_regress and the TAP modules), a C++ toolchain,
 # GoogleTest and libpq for the stress test, IPC::Run for TAP, python3 for
-# free_port, and the Prometheus exporter for its TAP test.
+# free_port, the Prometheus exporter for its TAP test, and, on a major that a
+# Citus release supports, what building that Citus needs (the citus suite).
 chroot_packages() {
   local server="postgresql-$1 postgresql-server-dev-$1 postgresql-client-$1 libpq-dev"
   # 19 is only in experimental: name each of its packages' suite (installing
   # with -t experimental drags in an uninstallable perl).
   # shellcheck disable=SC2001
   [ "$1" = 19 ] && server=$(echo "$server libpq5" | sed 's|\([^ ]*\)|\1/experimental|g')
+  local citus=""
+  citus=$(citus_version_for_major "$1") && citus=$(citus_build_packages "$citus")
   echo "$server build-essential cmake" \
-    "libgtest-dev pkg-config libipc-run-perl python3 make prometheus-postgres-exporter"
+    "libgtest-dev pkg-config libipc-run-perl python3 make prometheus-postgres-exporter${citus:+ $citus}"
 }
 
 # install_chroot_packages MAJOR DIR: installs chroot_packages into DIR.

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # `make test-versions`: the build with -Werror, pg_regress, the isolation
-# specs, the libpq stress test and the TAP tests on PostgreSQL 17 and 18, each
-# from Debian's own packages in a chroot (scripts/pg-chroot.sh). The working
-# tree is copied in, so what is tested is what is checked out here.
-# PG_VERSIONS="17" runs a subset. Needs root (chroot, mount).
+# specs, the libpq stress test, the TAP tests and, where a Citus release
+# supports the major (scripts/citus-versions.sh), the Citus suite on
+# PostgreSQL 17 and 18, each from Debian's own packages in a chroot
+# (scripts/pg-chroot.sh). The working tree is copied in, so what is tested is
+# what is checked out here. PG_VERSIONS="17" runs a subset, SUITES="tap citus"
+# some suites. Needs root (chroot, mount).
 # Prints each version's suite lines, its "tests: N passed, N failed" line,
 # and a closing line over all versions; exits non-zero on any failure.
 set -uo pipefail
@@ -16,7 +18,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 versions=${PG_VERSIONS:-17 18}
-suites=${SUITES:-compile-fail regress isolation integration tap}
+# The Citus release source goes into the chroot's cache directory, where
+# scripts/build-citus.sh finds it (the tree copied in has no ../shared).
+vendor=${IDEMPOTENCY_VENDOR_DIR:-$(pwd)/../shared/vendor}
 total_passed=0
 total_failed=0
 failed_versions=()
@@ -34,6 +38,18 @@ for major in $versions; do
   fi
   dir=$(chroot_dir "$major")
   copy_tree_into_chroot "$major"
+  suites=${SUITES:-compile-fail regress isolation integration tap}
+  citus=$(citus_version_for_major "$major") || citus=""
+  if [ -z "${SUITES:-}" ] && [ -n "$citus" ]; then
+    suites="$suites citus"
+  elif [[ " $suites " == *" citus "* ]] && [ -z "$citus" ]; then
+    echo "[pg$major] no Citus release supports PostgreSQL $major: suite citus not run"
+    suites=$(echo " $suites " | sed 's/ citus / /')
+  fi
+  if [ -n "$citus" ] && [ -f "$vendor/citus-$citus.tar.gz" ]; then
+    mkdir -p "$dir/var/cache/idempotency-test"
+    cp "$vendor/citus-$citus.tar.gz" "$dir/var/cache/idempotency-test/"
+  fi
   mount_chroot "$dir" && mounted=$dir
   log=$(mktemp)
   chroot "$dir" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
