@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Which Citus release the tests build for each PostgreSQL major (source this
 # file). Citus 13 supports PostgreSQL 15 to 17 and does not build on 18;
 # Citus 14 supports 16 to 18 and dropped 15; no Citus release supports 19.
