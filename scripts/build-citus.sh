@@ -1,23 +1,34 @@
 #!/usr/bin/env bash
-# Builds Citus 13.2.2 (../shared/vendor, unmodified release source) once into a
-# cache outside the tree and installs it into $PG_CONFIG's PostgreSQL. A second
-# run only re-installs from the cache. Citus is a test dependency, never part of
+# Builds the Citus release for $PG_CONFIG's PostgreSQL (scripts/citus-versions.sh:
+# 13.2.2 on 15, 14.0.1 on 16 to 18; unmodified release source) once into a
+# cache outside the tree and installs it into that PostgreSQL. A second run
+# only re-installs from the cache. Citus is a test dependency, never part of
 # the project: nothing of it is copied into the repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/citus-versions.sh
 
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-version=13.2.2
-# The release source: CITUS_TARBALL, else the copy in ../shared/vendor, else
-# the v13.2.2 tag's archive from GitHub (a clean clone on a CI machine).
-tarball=${CITUS_TARBALL:-$(pwd)/../shared/vendor/citus-$version.tar.gz}
-download=https://github.com/citusdata/citus/archive/refs/tags/v$version.tar.gz
 pg_major=$("$PG_CONFIG" --version | grep -oE '[0-9]+' | head -n 1)
-cache=${CITUS_CACHE:-/var/cache/idempotency-test}/citus-$version-pg$pg_major
+version=$(citus_version_for_major "$pg_major") ||
+  { echo "no Citus release supports PostgreSQL $pg_major" >&2; exit 1; }
+cache_root=${CITUS_CACHE:-/var/cache/idempotency-test}
+cache=$cache_root/citus-$version-pg$pg_major
 stage=$cache/stage
+# The release source: CITUS_TARBALL, else the copy in ../shared/vendor, else
+# one left in the cache directory (the version matrix puts it there inside
+# its chroots), else the tag's archive from GitHub (a clean clone on a CI
+# machine).
+tarball=${CITUS_TARBALL:-$(pwd)/../shared/vendor/citus-$version.tar.gz}
+[ -f "$tarball" ] || [ ! -f "$cache_root/citus-$version.tar.gz" ] ||
+  tarball=$cache_root/citus-$version.tar.gz
+download=https://github.com/citusdata/citus/archive/refs/tags/v$version.tar.gz
 
-deps=(liblz4-dev libzstd-dev libssl-dev libkrb5-dev libselinux1-dev libxslt1-dev
-  libpam0g-dev libreadline-dev make gcc curl ca-certificates)
+# Build dependencies from Debian (already there in the version matrix's chroots).
+read -r -a deps <<<"$(citus_build_packages "$version")"
+configure_options=()
+[[ "$version" == 13.* ]] && configure_options+=(--without-libcurl)
+[ -f "$tarball" ] || deps+=(curl ca-certificates)
 missing=()
 for package in "${deps[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
@@ -42,7 +53,8 @@ if [ ! -f "$cache/built" ]; then
   tar -xzf "$tarball" -C "$cache"
   src=$cache/citus-$version
   # PostgreSQL 15.20 exports have_createdb_privilege(); Citus 13.2.2 defines a
-  # static inline of the same name for older minors. Rename Citus's copy.
+  # static inline of the same name for older minors. Rename Citus's copy (a
+  # no-op on Citus 14, which has none).
   sed -i 's/^have_createdb_privilege(void)/citus_have_createdb_privilege(void)/' \
     "$src/src/include/pg_version_compat.h"
   grep -q 'citus_have_createdb_privilege(void)' "$src/src/include/pg_version_compat.h" &&
@@ -50,9 +62,9 @@ if [ ! -f "$cache/built" ]; then
       "$src/src/include/pg_version_compat.h"
   (
     cd "$src"
-    ./configure PG_CONFIG="$PG_CONFIG" --without-libcurl >"$cache/configure.log" 2>&1
+    ./configure PG_CONFIG="$PG_CONFIG" ${configure_options[@]+"${configure_options[@]}"} >"$cache/configure.log" 2>&1
     # with_llvm=no: no JIT bitcode, which would double the build time.
-    make -j2 with_llvm=no >"$cache/make.log" 2>&1
+    nice -n 10 make -j2 with_llvm=no >"$cache/make.log" 2>&1
     make install with_llvm=no DESTDIR="$stage" >"$cache/install.log" 2>&1
   ) || { echo "Citus build failed; see $cache/*.log" >&2; tail -n 30 "$cache"/*.log >&2; exit 1; }
   "$PG_CONFIG" --pkglibdir >"$cache/pkglibdir"

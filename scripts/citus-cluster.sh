@@ -26,7 +26,8 @@ citus_start_nodes() {
     (start_cluster "${dir[$node]}" "${port[$node]}" \
       "shared_preload_libraries = 'citus,idempotency'" \
       "max_connections = 200" "max_prepared_transactions = 100" \
-      "wal_level = logical" "citus.max_cached_conns_per_worker = 4" "$@") || return 1
+      "wal_level = logical" "citus.max_cached_conns_per_worker = 4" \
+      "citus.enable_statistics_collection = off" "$@") || return 1
   done
   for node in "${citus_nodes[@]}"; do
     sql "$node" -c 'CREATE EXTENSION citus' || return 1

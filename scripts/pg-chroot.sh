@@ -7,6 +7,8 @@
 #   PostgreSQL 18: Debian unstable (sid)
 #   PostgreSQL 19: Debian unstable (sid) with its packages from experimental
 
+source "$(dirname "${BASH_SOURCE[0]}")/citus-versions.sh"
+
 IDEMPOTENCY_CHROOT_CACHE=${IDEMPOTENCY_CHROOT_CACHE:-/var/cache/idempotency-test}
 # The majors `make packages` builds postgresql-N-idempotency for, and
 # scripts/test-packages.sh installs and tests, each in its chroot. Adding 19
@@ -30,10 +32,11 @@ chroot_dir() { echo "$IDEMPOTENCY_CHROOT_CACHE/pg$1-$(suite_for_major "$1")"; }
 # What a build and the suites need inside: the server and its headers (PGXS,
 # pg_regress, pg_isolation_regress and the TAP modules), a C++ toolchain,
 # GoogleTest and libpq for the stress test, IPC::Run for TAP, python3 for
-# free_port, the Prometheus exporter for its TAP test, and what the Debian
+# free_port, the Prometheus exporter for its TAP test, what the Debian
 # packages are built and checked with (scripts/build-packages.sh: pg_buildext
 # from postgresql-server-dev-all, debhelper, lintian) and pgxnclient, which
-# installs the PGXN zip (scripts/test-packages.sh).
+# installs the PGXN zip (scripts/test-packages.sh), and, on a major that a
+# Citus release supports, what building that Citus needs (the citus suite).
 chroot_packages() {
   local server="postgresql-$1 postgresql-server-dev-$1 postgresql-client-$1 libpq-dev"
   # 19 is only in experimental: name each of its packages' suite (installing
@@ -42,9 +45,11 @@ chroot_packages() {
   # shellcheck disable=SC2001
   [ "$1" = 19 ] &&
     server="$(echo "$server libpq5" | sed 's|\([^ ]*\)|\1/experimental|g') libcurl4-openssl-dev"
+  local citus=""
+  citus=$(citus_version_for_major "$1") && citus=$(citus_build_packages "$citus")
   echo "$server build-essential cmake" \
     "libgtest-dev pkg-config libipc-run-perl python3 make prometheus-postgres-exporter" \
-    "postgresql-server-dev-all debhelper lintian pgxnclient unzip"
+    "postgresql-server-dev-all debhelper lintian pgxnclient unzip${citus:+ $citus}"
 }
 
 # install_chroot_packages MAJOR DIR: installs chroot_packages into DIR.

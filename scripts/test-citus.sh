@@ -221,6 +221,216 @@ SQL
 }
 check "distribute(by => 'scope', colocate_with => an application table): co-located, one winner across nodes" distributed_by_scope
 
+# --- claims in one hop: test/citus/one_hop_claim.sql, a wrapper the
+# coordinator inlines into a delegated call (docs/scaling.md) ---
+check "one hop: test/citus/one_hop_claim.sql installs on the coordinator" \
+  sql coordinator -f test/citus/one_hop_claim.sql
+
+# The worker holding the shard of KEY: its port.
+shard_port_of() {
+  sql coordinator -c "
+    SELECT n.nodeport FROM pg_dist_placement AS p JOIN pg_dist_node AS n USING (groupid)
+     WHERE p.shardid = get_shard_id_for_distribution_column('idempotency.guards', '$1')"
+}
+
+# remote_commands NODE STATEMENT: the statement's answer, then what the
+# coordinator sent to workers for it (citus.log_remote_commands NOTICEs).
+remote_commands() {
+  psql -X -q -At -h 127.0.0.1 -p "${port[$1]}" -U postgres -d postgres \
+    -c 'SET citus.log_remote_commands = on' -c "$2" 2>&1
+}
+
+one_round_trip() {
+  local out key=$1 expected=$2 shard_port
+  shard_port=$(shard_port_of "$key") || return 1
+  out=$(remote_commands coordinator "SELECT one_hop.claim_guard('hop', '$key')")
+  echo "$out"
+  [ "$(grep -vE '^(NOTICE|DETAIL)' <<<"$out")" = "$expected" ] || {
+    echo "expected the answer $expected"
+    return 1
+  }
+  [ "$(grep -c 'issuing' <<<"$out")" -eq 1 ] || { echo "not one remote command"; return 1; }
+  grep -q 'issuing SELECT one_hop.claim_on_shard(' <<<"$out" || { echo "not the delegated call"; return 1; }
+  grep -qE "on server [^ ]*:$shard_port( |$)" <<<"$out" || { echo "not sent to port $shard_port"; return 1; }
+}
+check "one hop: a claim through the coordinator is one command to the key's worker" one_round_trip hop-1 t
+check "one hop: the second claim of the key, one command too, is refused" one_round_trip hop-1 f
+# For comparison, in the log only: idempotency.claim_guard through the coordinator.
+echo "# one hop: idempotency.claim_guard through the coordinator sent" \
+  "$(remote_commands coordinator "SELECT idempotency.claim_guard('hop', 'hop-2')" | grep -c issuing)" \
+  "remote commands; one_hop.claim_guard sent 1"
+
+one_hop_answers_as_claim_guard() {
+  expect pending coordinator "SELECT status FROM idempotency.lookup('hop', 'hop-1')" || return 1
+  expect t worker2 "SELECT one_hop.claim_guard('hop', 'hop-ttl', ttl => '2 hours')" || return 1
+  expect 02:00:00 coordinator "SELECT expires_at - claimed_at FROM idempotency.lookup('hop', 'hop-ttl')" ||
+    return 1
+  expect t coordinator "SELECT one_hop.claim_guard('hop', 'hop-fp', fingerprint => 'f1')" || return 1
+  local plain
+  plain=$(sqlstate coordinator "SELECT idempotency.claim_guard('hop', 'hop-fp', fingerprint => 'f2')")
+  echo "idempotency.claim_guard with another fingerprint: $plain"
+  [ -n "$plain" ] && expect_sqlstate coordinator "$plain" \
+    "SELECT one_hop.claim_guard('hop', 'hop-fp', fingerprint => 'f2')"
+}
+check "one hop: answers, options (ttl, fingerprint) and errors as idempotency.claim_guard, through the coordinator and a worker" \
+  one_hop_answers_as_claim_guard
+
+# A NULL key or scope is 22004, planned as a constant, as a prepared
+# statement's parameter (custom plans, then the generic plan after five
+# executions), and never reaches Citus's delegation; a direct call of the
+# delegated function with a NULL key is NULL. The coordinator never restarts.
+null_key_never_crashes() {
+  local started out
+  started=$(sql coordinator -c 'SELECT pg_postmaster_start_time()') || return 1
+  expect_sqlstate coordinator 22004 "SELECT one_hop.claim_guard('hop', NULL)" || return 1
+  expect_sqlstate coordinator 22004 "SELECT one_hop.claim_guard(NULL, 'hop-3')" || return 1
+  expect_sqlstate coordinator 22004 "SELECT * FROM one_hop.claim_guard('hop', NULL)" || return 1
+  out=$(psql -X -q -At -h 127.0.0.1 -p "${port[coordinator]}" -U postgres -d postgres 2>&1 <<SQL
+\\set VERBOSITY sqlstate
+PREPARE claim(text, text) AS SELECT one_hop.claim_guard(\$1, \$2);
+$(for _ in $(seq 1 8); do echo "EXECUTE claim('hop', NULL);"; done)
+EXECUTE claim('hop', 'hop-prepared');
+SQL
+  )
+  echo "$out"
+  [ "$(grep -cx 'ERROR:  22004' <<<"$out")" -eq 8 ] && [ "$(tail -n 1 <<<"$out")" = t ] || return 1
+  expect "" coordinator \
+    "SELECT one_hop.claim_on_shard(NULL, 'hop', ROW(NULL, NULL, NULL, NULL)::one_hop.claim_options)" ||
+    return 1
+  expect "$started" coordinator 'SELECT pg_postmaster_start_time()' || return 1
+  ! grep -E 'terminated by signal|PANIC' "$(node_log coordinator)"
+}
+check "one hop: a NULL key or scope is 22004 (constant, prepared, generic plan), never a crash" \
+  null_key_never_crashes
+
+# --- waits from any node: the guard's owner connected to worker1, its shard
+# on worker2, retries waiting (claim_or_lookup(..., wait => '60 s')) through
+# the coordinator and worker2. Nobody on their nodes commits the answer: they
+# see it by re-checking every 100 ms (src/core/cross_node_wait.hpp). Bound
+# checked: 1 s from the answering commit (100 ms + a claim's round trip
+# through Citus, with a margin for a loaded 2-core machine running four
+# servers); without the re-check they would answer after 60 s. ---
+
+# key_placed_on NODE PREFIX: the first PREFIX-N whose guards shard is on NODE.
+key_placed_on() {
+  sql coordinator -c "
+    SELECT '$2-' || i FROM generate_series(1, 1000) AS i
+      JOIN pg_dist_placement AS p
+        ON p.shardid = get_shard_id_for_distribution_column('idempotency.guards', '$2-' || i)
+      JOIN pg_dist_node AS n USING (groupid)
+     WHERE n.nodeport = ${port[$1]} ORDER BY i LIMIT 1"
+}
+
+# start_waiter NODE KEY: a retry waiting on NODE, in the background; its
+# answer and the instant it returned go to $work/wait-NODE.out.
+waiter_pids=()
+start_waiter() {
+  psql -X -q -At -h 127.0.0.1 -p "${port[$1]}" -U postgres -d postgres -c "
+    SELECT claimed, status, coalesce(outcome::text, ''), claimed_at,
+           extract(epoch FROM clock_timestamp())
+      FROM idempotency.claim_or_lookup('anynode', '$2', wait => '60 s')" >"$work/wait-$1.out" 2>&1 &
+  waiter_pids+=($!)
+}
+
+# waiting_on NODE: true once a claim_or_lookup call is active on NODE.
+waiting_on() {
+  local _
+  for _ in $(seq 1 100); do
+    [ "$(sql "$1" -c "SELECT count(*) FROM pg_stat_activity
+                       WHERE query LIKE '%claim_or_lookup(''anynode''%' AND state = 'active'
+                         AND pid <> pg_backend_pid()")" -ge 1 ] && return 0
+    sleep 0.1
+  done
+  echo "no waiter active on $1"
+  return 1
+}
+
+now_epoch() { sql coordinator -c "SELECT extract(epoch FROM clock_timestamp())"; }
+
+# answered_within NODE SINCE EXPECTED: NODE's waiter answered EXPECTED
+# ("claimed|status|outcome") at most 1 s after SINCE (epoch seconds).
+answered_within() {
+  local line answer delay_ms
+  line=$(cat "$work/wait-$1.out")
+  answer=${line%|*|*}
+  delay_ms=$(awk -v end="${line##*|}" -v since="$2" 'BEGIN { printf "%d", (end - since) * 1000 }')
+  echo "$1's waiter: $line, $delay_ms ms after the commit"
+  echo "# waits: $1's waiter answered ${delay_ms} ms after the commit" >>"$work/wait-delays"
+  [ "$answer" = "$3" ] && [ "$delay_ms" -ge 0 ] && [ "$delay_ms" -le 1000 ]
+}
+
+# The waiters return in either order: the one that claimed and the other.
+claimer_of() { grep -l '^t|' "$work"/wait-coordinator.out "$work"/wait-worker2.out | head -n 1; }
+
+wait_answered_from_any_node() { # wait_answered_from_any_node record|release|rollback
+  local ending=$1 key since pid status=0
+  key=$(key_placed_on worker2 "anynode-$ending") || return 1
+  echo "key $key (shard on worker2); owner on worker1; waiters on the coordinator and worker2"
+  rm -f "$work"/wait-*.out
+  waiter_pids=()
+  mkfifo "$work/owner.in"
+  psql -X -q -At -h 127.0.0.1 -p "${port[worker1]}" -U postgres -d postgres \
+    <"$work/owner.in" >"$work/owner.out" 2>&1 &
+  local owner_pid=$!
+  exec {owner}>"$work/owner.in"
+  if [ "$ending" = rollback ]; then echo "BEGIN;" >&$owner; fi
+  echo "SELECT idempotency.claim_guard('anynode', '$key');" >&$owner
+  for _ in $(seq 1 100); do grep -q . "$work/owner.out" && break; sleep 0.1; done
+  start_waiter coordinator "$key"
+  start_waiter worker2 "$key"
+  waiting_on coordinator && waiting_on worker2 || status=1
+  sleep 0.5
+  since=$(now_epoch)
+  case "$ending" in
+    record) echo "SELECT idempotency.record_outcome('anynode', '$key', 'succeeded', '{\"n\": 1}');" >&$owner ;;
+    release) echo "SELECT idempotency.release_guard('anynode', '$key');" >&$owner ;;
+    rollback) echo "ROLLBACK;" >&$owner ;;
+  esac
+  # The owner's session ends once the waiters have: they inherited its pipe.
+  end_owner() {
+    exec {owner}>&-
+    wait "$owner_pid"
+    rm -f "$work/owner.in"
+    cat "$work/owner.out"
+  }
+  if [ "$ending" = record ]; then
+    for pid in "${waiter_pids[@]}"; do wait "$pid"; done
+    end_owner
+    answered_within coordinator "$since" 'f|succeeded|{"n": 1}' || status=1
+    answered_within worker2 "$since" 'f|succeeded|{"n": 1}' || status=1
+    return $status
+  fi
+  # Released or rolled back: one waiter claims the key; the other then waits
+  # for that claim's answer, recorded here through worker1.
+  local claimer="" other
+  for _ in $(seq 1 100); do claimer=$(claimer_of) && [ -n "$claimer" ] && break; sleep 0.05; done
+  [ -n "$claimer" ] || {
+    echo "no waiter claimed the key"
+    for pid in "${waiter_pids[@]}"; do wait "$pid"; done
+    end_owner
+    cat "$work"/wait-*.out
+    return 1
+  }
+  claimer=$(basename "$claimer" .out) claimer=${claimer#wait-}
+  other=worker2 && [ "$claimer" = worker2 ] && other=coordinator
+  answered_within "$claimer" "$since" 't|pending|' || status=1
+  sleep 0.5
+  since=$(now_epoch)
+  sql worker1 -c "SELECT idempotency.record_outcome('anynode', '$key', 'succeeded', '{\"n\": 2}')" ||
+    status=1
+  for pid in "${waiter_pids[@]}"; do wait "$pid"; done
+  end_owner
+  answered_within "$other" "$since" 'f|succeeded|{"n": 2}' || status=1
+  return $status
+}
+check "waits: an outcome recorded through worker1 answers waiters on the coordinator and worker2 within 1 s" \
+  wait_answered_from_any_node record
+check "waits: a release through worker1 lets one waiter claim within 1 s; its outcome answers the other" \
+  wait_answered_from_any_node release
+check "waits: a rollback on worker1 lets one waiter claim within 1 s; its outcome answers the other" \
+  wait_answered_from_any_node rollback
+cat "$work/wait-delays"
+
 # --- races: 12 clients over the three nodes claim the same 300 keys, each
 # claim its own transaction, each client in its own order ---
 race() {

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # `make test-versions`: the build with -Werror, pg_regress, the isolation
-# specs, the libpq stress test and the TAP tests on PostgreSQL 17, 18 and 19,
-# each from Debian's own packages in a chroot (scripts/pg-chroot.sh; 19 from
-# experimental). The working
-# tree is copied in, so what is tested is what is checked out here.
-# PG_VERSIONS="17" runs a subset. The suite "packages" (in SUITES by default)
-# then builds and tests the Debian packages of PACKAGE_MAJORS (15 17 18,
-# scripts/pg-chroot.sh) and the PGXN zip. Needs root (chroot, mount).
+# specs, the libpq stress test, the TAP tests and, where a Citus release
+# supports the major (scripts/citus-versions.sh: 17 and 18), the Citus suite
+# on PostgreSQL 17, 18 and 19, each from Debian's own packages in a chroot
+# (scripts/pg-chroot.sh; 19 from experimental). The working tree is copied in,
+# so what is tested is what is checked out here. PG_VERSIONS="17" runs a
+# subset, SUITES="tap citus" some suites. The suite "packages" (in SUITES by
+# default) then builds and tests the Debian packages of PACKAGE_MAJORS
+# (scripts/pg-chroot.sh) and the PGXN zip. Needs root (chroot, mount).
 # Prints each version's suite lines, its "tests: N passed, N failed" line,
 # and a closing line over all versions; exits non-zero on any failure.
 set -uo pipefail
@@ -19,7 +20,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 versions=${PG_VERSIONS:-17 18 19}
-suites=${SUITES:-compile-fail regress isolation integration tap packages}
+requested=" ${SUITES:-compile-fail regress isolation integration tap citus packages} "
+# The Citus release source goes into the chroot's cache directory, where
+# scripts/build-citus.sh finds it (the tree copied in has no ../shared).
+vendor=${IDEMPOTENCY_VENDOR_DIR:-$(pwd)/../shared/vendor}
 total_passed=0
 total_failed=0
 failed_versions=()
@@ -37,6 +41,18 @@ for major in $versions; do
   fi
   dir=$(chroot_dir "$major")
   copy_tree_into_chroot "$major"
+  # Every requested suite but the packages, which run once after the loop;
+  # citus only where a Citus release supports the major.
+  suites=${requested/ packages / }
+  citus=$(citus_version_for_major "$major") || citus=""
+  if [[ "$suites" == *" citus "* ]] && [ -z "$citus" ]; then
+    [ -n "${SUITES:-}" ] && echo "[pg$major] no Citus release supports PostgreSQL $major: suite citus not run"
+    suites=${suites/ citus / }
+  fi
+  if [ -n "$citus" ] && [ -f "$vendor/citus-$citus.tar.gz" ]; then
+    mkdir -p "$dir/var/cache/idempotency-test"
+    cp "$vendor/citus-$citus.tar.gz" "$dir/var/cache/idempotency-test/"
+  fi
   mount_chroot "$dir" && mounted=$dir
   log=$(mktemp)
   chroot "$dir" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
@@ -63,9 +79,9 @@ for major in $versions; do
   total_failed=$((total_failed + failed))
 done
 
-# The Debian packages of PACKAGE_MAJORS (15 17 18): built (make packages),
+# The Debian packages of PACKAGE_MAJORS: built (make packages),
 # then installed and tested as a DBA would (make test-packages).
-if [[ " $suites " == *" packages "* ]]; then
+if [[ "$requested" == *" packages "* ]]; then
   started=$(date +%s)
   echo "== Debian packages (PostgreSQL $PACKAGE_MAJORS)"
   log=$(mktemp)

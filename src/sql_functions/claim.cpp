@@ -2,6 +2,7 @@
 // (claims/guard_claim.hpp), and claim_or_lookup's wait for a pending guard's
 // answer (claims/wait_slots.hpp).
 #include "core/claim_wait.hpp"
+#include "core/cross_node_wait.hpp"
 #include "core/input_validation.hpp"
 #include "glue/arguments.hpp"
 #include "claims/claim_state_row.hpp"
@@ -12,6 +13,7 @@
 #include "counters/scope_table.hpp"
 #include "glue/server_state.hpp"
 #include "claims/wait_slots.hpp"
+#include "claims/cross_node_wait.hpp"
 
 using namespace idempotency;
 using namespace idempotency::pg;
@@ -111,6 +113,8 @@ ClaimResult claim_again_in(MemoryContext context, ClaimRequest& request) {
 // While the guard in the way is pending: sleeps until its owner's
 // transaction commits an outcome or a release (the commit wakes the key's
 // slot), its lease or ttl runs out, or `deadline` passes, and claims again.
+// On a Citus node the owner's commit may be on another node, which wakes
+// nobody here: there it also claims again every 100 ms (core/cross_node_wait.hpp).
 // The answer is what a call at that moment gets; it lives in a child of the
 // caller's memory context.
 ClaimResult wait_for_answer(ClaimRequest& request, TimestampTz deadline) {
@@ -118,11 +122,14 @@ ClaimResult wait_for_answer(ClaimRequest& request, TimestampTz deadline) {
     return AllocSetContextCreate(CurrentMemoryContext, "idempotency claim wait",
                                  ALLOCSET_SMALL_SIZES);
   });
+  bool other_nodes_commit = other_nodes_may_commit();
   SlotWait slot_wait(wait_slot_index(request.guard_key.scope_view, request.guard_key.key_view));
   // Again now that wake-ups are caught: a commit just before would be missed.
   ClaimResult result = claim_again_in(recheck_context, request);
   while (blocked_by_pending(result) && current_instant() < deadline) {
-    slot_wait.sleep_until(core::next_wake_up(result.existing.guard, deadline));
+    slot_wait.sleep_until(
+        core::cross_node_wake_up(core::next_wake_up(result.existing.guard, deadline),
+                                 current_instant(), other_nodes_commit));
     result = claim_again_in(recheck_context, request);
   }
   return result;

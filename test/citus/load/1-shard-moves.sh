@@ -9,14 +9,7 @@
 # (the suite runs with wal_level = logical and guards has a primary key), so
 # writes go on during the copy and block only for the final switch-over.
 source test/citus/load/lib/claimers.sh
-
-guards_shards_on() { # guards_shards_on NODE: the shard ids of guards placed there
-  sql coordinator -c "
-    SELECT s.shardid FROM pg_dist_shard AS s JOIN pg_dist_placement AS p USING (shardid)
-      JOIN pg_dist_node AS n USING (groupid)
-     WHERE s.logicalrelid = 'idempotency.guards'::regclass AND n.nodeport = ${port[$1]}
-     ORDER BY s.shardid"
-}
+source test/citus/load/lib/shards.sh
 
 move_shards() { # moves 4 shards of guards from worker1 to worker2
   local shard
