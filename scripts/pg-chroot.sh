@@ -11,10 +11,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/citus-versions.sh"
 
 IDEMPOTENCY_CHROOT_CACHE=${IDEMPOTENCY_CHROOT_CACHE:-/var/cache/idempotency-test}
 # The majors `make packages` builds postgresql-N-idempotency for, and
-# scripts/test-packages.sh installs and tests, each in its chroot. Adding 19
-# here is all it takes once the extension builds on 19: its chroot installs
-# PostgreSQL from experimental (chroot_packages).
-PACKAGE_MAJORS=${PACKAGE_MAJORS:-15 17 18}
+# scripts/test-packages.sh installs and tests, each in its chroot (19's
+# installs PostgreSQL from experimental: chroot_packages).
+PACKAGE_MAJORS=${PACKAGE_MAJORS:-15 17 18 19}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 # The Debian suite that ships PostgreSQL MAJOR.
