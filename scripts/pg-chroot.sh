@@ -25,15 +25,21 @@ chroot_dir() { echo "$IDEMPOTENCY_CHROOT_CACHE/pg$1-$(suite_for_major "$1")"; }
 # What a build and the suites need inside: the server and its headers (PGXS,
 # pg_regress, pg_isolation_regress and the TAP modules), a C++ toolchain,
 # GoogleTest and libpq for the stress test, IPC::Run for TAP, python3 for
-# free_port, and the Prometheus exporter for its TAP test.
+# free_port, the Prometheus exporter for its TAP test, and what the portable
+# edition's tests need.
 chroot_packages() {
   local server="postgresql-$1 postgresql-server-dev-$1 postgresql-client-$1 libpq-dev"
   # 19 is only in experimental: name each of its packages' suite (installing
   # with -t experimental drags in an uninstallable perl).
   # shellcheck disable=SC2001
   [ "$1" = 19 ] && server=$(echo "$server libpq5" | sed 's|\([^ ]*\)|\1/experimental|g')
+  # The portable edition's tests (scripts/test-portable.sh): pg_cron, and flex
+  # and bison and the GSSAPI headers to build pg_tle. Debian has no pg_cron
+  # for 19 yet.
+  local portable="postgresql-$1-cron flex bison libkrb5-dev"
+  [ "$1" = 19 ] && portable=""
   echo "$server build-essential cmake" \
-    "libgtest-dev pkg-config libipc-run-perl python3 make prometheus-postgres-exporter"
+    "libgtest-dev pkg-config libipc-run-perl python3 make prometheus-postgres-exporter" $portable
 }
 
 # install_chroot_packages MAJOR DIR: installs chroot_packages into DIR.

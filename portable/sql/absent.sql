@@ -1,5 +1,5 @@
--- What needs the native edition's shared memory: event counters and scope
--- limits. The functions exist with the native signatures (so grants, views
+-- What needs the native edition's shared memory (event counters and scope
+-- limits) or its C code (Citus). The functions exist with the native signatures (so grants, views
 -- and dumps carry over) and raise 0A000 (feature_not_supported). A limit
 -- restored from a native dump is not silently ignored: claims in its scopes
 -- fail with 55000, as a native server that cannot enforce a limit does.
@@ -102,5 +102,19 @@ BEGIN
                   DETAIL = 'The portable edition of idempotency does not enforce scope limits.',
                   HINT = 'Drop the limit with idempotency.drop_limits(), or use the native edition.';
     END IF;
+END
+$function$;
+
+-- Citus: out of the portable edition's scope (managed services that offer
+-- Citus, such as Azure Cosmos DB for PostgreSQL, run the native edition's
+-- extension list; the portable functions are not distributed).
+CREATE FUNCTION idempotency.distribute(by pg_catalog.text DEFAULT 'key',
+                                       colocate_with pg_catalog.regclass DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+BEGIN
+    PERFORM idempotency.not_in_portable_edition('distribute() (Citus) is');
 END
 $function$;

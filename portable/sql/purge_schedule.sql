@@ -50,13 +50,16 @@ BEGIN
     END IF;
     PERFORM idempotency.require_pg_cron(database);
     PERFORM idempotency.unschedule_purge(database);
-    IF EXISTS (SELECT FROM pg_proc AS p WHERE p.proname = 'schedule_in_database'
-                  AND p.pronamespace = 'cron'::pg_catalog.regnamespace) THEN
-        EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4)'
-           INTO job USING idempotency.purge_job_name(database), schedule, command, database::pg_catalog.text;
-    ELSIF database = current_database() THEN
+    -- cron.schedule for pg_cron's own database (any role with USAGE on
+    -- schema cron); cron.schedule_in_database for another one (pg_cron 1.4
+    -- and later; some versions grant it only to superusers by default).
+    IF database = current_database() THEN
         EXECUTE 'SELECT cron.schedule($1, $2, $3)'
            INTO job USING idempotency.purge_job_name(database), schedule, command;
+    ELSIF EXISTS (SELECT FROM pg_proc AS p WHERE p.proname = 'schedule_in_database'
+                     AND p.pronamespace = 'cron'::pg_catalog.regnamespace) THEN
+        EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4)'
+           INTO job USING idempotency.purge_job_name(database), schedule, command, database::pg_catalog.text;
     ELSE
         RAISE EXCEPTION 'this pg_cron cannot schedule jobs in another database'
             USING ERRCODE = '55000', HINT = 'Update pg_cron to 1.4 or later.';
