@@ -7,7 +7,6 @@
 CREATE FUNCTION idempotency.not_in_portable_edition(feature pg_catalog.text)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $function$
 BEGIN
     RAISE EXCEPTION '% not available in the portable edition of idempotency', feature
@@ -87,7 +86,6 @@ $function$;
 CREATE FUNCTION idempotency.refuse_limited_scope(scope pg_catalog.text)
 RETURNS void
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     pattern pg_catalog.text;

@@ -1,11 +1,15 @@
 -- Argument checks of the portable edition: the same SQLSTATEs and messages as
--- the native edition's src/core/input_validation.cpp. Internal: only the
--- edition's own functions (which pin search_path) call them.
+-- the native edition's src/core/input_validation.cpp.
+--
+-- Internal helpers, here and in the other files: only the owner may execute
+-- them (portable/sql/privileges.sql), and the client and DBA functions that
+-- call them pin search_path, so they have no SET clause of their own (it
+-- would cost a setting change per call, and keep SQL functions from being
+-- inlined).
 
 CREATE FUNCTION idempotency.require_identifier(argument pg_catalog.text, value pg_catalog.text)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $function$
 BEGIN
     IF value IS NULL THEN
@@ -26,7 +30,6 @@ $function$;
 CREATE FUNCTION idempotency.require_fingerprint(fingerprint pg_catalog.text)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $function$
 BEGIN
     IF fingerprint = '' THEN
@@ -45,7 +48,6 @@ $function$;
 CREATE FUNCTION idempotency.attempt_digest(attempt pg_catalog.text)
 RETURNS pg_catalog.bytea
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $function$
 BEGIN
     IF attempt IS NULL THEN
@@ -65,7 +67,6 @@ $function$;
 CREATE FUNCTION idempotency.require_positive(argument pg_catalog.text, duration pg_catalog.interval)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     now_ pg_catalog.timestamptz := clock_timestamp();
@@ -82,7 +83,6 @@ $function$;
 CREATE FUNCTION idempotency.require_writable(action pg_catalog.text)
 RETURNS void
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $function$
 BEGIN
     IF pg_is_in_recovery() THEN
@@ -100,7 +100,6 @@ $function$;
 CREATE FUNCTION idempotency.require_status(status pg_catalog.text)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $function$
 BEGIN
     IF status IS NULL THEN
@@ -119,7 +118,6 @@ $function$;
 CREATE FUNCTION idempotency.require_outcome_size(outcome pg_catalog.jsonb)
 RETURNS void
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     size pg_catalog.int8 := pg_column_size(outcome);
@@ -138,7 +136,6 @@ $function$;
 CREATE FUNCTION idempotency.require_batch_keys(keys pg_catalog.text[])
 RETURNS pg_catalog.int4
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     count_ pg_catalog.int4 := coalesce(cardinality(keys), 0);
@@ -163,7 +160,6 @@ $function$;
 CREATE FUNCTION idempotency.require_one_dimension(argument pg_catalog.text, entries pg_catalog.anyarray)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $function$
 BEGIN
     IF array_ndims(entries) > 1 THEN
@@ -177,7 +173,6 @@ CREATE FUNCTION idempotency.require_per_key(argument pg_catalog.text, entries pg
                                             keys pg_catalog.int4)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $function$
 BEGIN
     IF entries IS NULL THEN
@@ -194,7 +189,6 @@ $function$;
 CREATE FUNCTION idempotency.require_scope_pattern(pattern pg_catalog.text)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $function$
 BEGIN
     PERFORM idempotency.require_identifier('scope pattern', pattern);

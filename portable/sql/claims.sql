@@ -8,7 +8,6 @@
 CREATE FUNCTION idempotency.new_claim_token()
 RETURNS pg_catalog.int8
 LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $function$
     SELECT CASE t.token WHEN 0 THEN 1 ELSE t.token END
       FROM (SELECT (('x' OPERATOR(pg_catalog.||) pg_catalog.substr(u.hex, 1, 12)
@@ -23,7 +22,6 @@ $function$;
 CREATE FUNCTION idempotency.default_ttl()
 RETURNS pg_catalog.interval
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $function$
     SELECT coalesce(NULLIF(pg_catalog.current_setting('idempotency.default_ttl', true), '')
                         ::pg_catalog.interval,
@@ -38,7 +36,6 @@ $function$;
 CREATE FUNCTION idempotency.claim_ttl(scope pg_catalog.text, ttl pg_catalog.interval)
 RETURNS pg_catalog.interval
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     policy pg_catalog.interval;
@@ -63,7 +60,6 @@ $function$;
 CREATE FUNCTION idempotency.guards_have_attempts()
 RETURNS pg_catalog.bool
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $function$
     SELECT EXISTS (SELECT FROM pg_catalog.pg_attribute AS a
                     WHERE a.attrelid OPERATOR(pg_catalog.=) 'idempotency.guards'::pg_catalog.regclass
@@ -76,7 +72,6 @@ CREATE FUNCTION idempotency.claim_key(scope pg_catalog.text, key pg_catalog.text
                                       lease pg_catalog.interval, attempt pg_catalog.bytea)
 RETURNS idempotency.claim_state
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     token pg_catalog.int8 := idempotency.new_claim_token();
@@ -175,13 +170,26 @@ BEGIN
 END
 $function$;
 
+-- Whether a claim's arguments need require_claim() (which raises on bad
+-- ones): the usual valid call is told no by this one inlined expression.
+CREATE FUNCTION idempotency.claim_needs_checks(scope pg_catalog.text, key pg_catalog.text,
+                                               ttl pg_catalog.interval, fingerprint pg_catalog.text,
+                                               lease pg_catalog.interval)
+RETURNS pg_catalog.bool
+LANGUAGE sql IMMUTABLE
+AS $function$
+    SELECT $1 IS NULL OR $2 IS NULL OR $3 IS NOT NULL OR $5 IS NOT NULL
+        OR pg_catalog.octet_length($1) NOT BETWEEN 1 AND 255
+        OR pg_catalog.octet_length($2) NOT BETWEEN 1 AND 255
+        OR coalesce(pg_catalog.octet_length($4) NOT BETWEEN 1 AND 1024, false)
+$function$;
+
 -- The checks every single claim makes, in the native edition's order.
 CREATE FUNCTION idempotency.require_claim(scope pg_catalog.text, key pg_catalog.text,
                                           ttl pg_catalog.interval, fingerprint pg_catalog.text,
                                           lease pg_catalog.interval)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $function$
 BEGIN
     PERFORM idempotency.require_identifier('scope', scope);
@@ -203,9 +211,15 @@ AS $function$
 DECLARE
     digest pg_catalog.bytea;
 BEGIN
-    PERFORM idempotency.require_claim(scope, key, ttl, fingerprint, lease);
-    digest := idempotency.attempt_digest(attempt);
-    PERFORM idempotency.require_writable('claim a guard');
+    IF idempotency.claim_needs_checks(scope, key, ttl, fingerprint, lease) THEN
+        PERFORM idempotency.require_claim(scope, key, ttl, fingerprint, lease);
+    END IF;
+    IF attempt IS NOT NULL THEN
+        digest := idempotency.attempt_digest(attempt);
+    END IF;
+    IF current_setting('transaction_read_only') = 'on' THEN
+        PERFORM idempotency.require_writable('claim a guard');
+    END IF;
     RETURN (idempotency.claim_key(scope, key, idempotency.claim_ttl(scope, ttl), fingerprint,
                                   lease, digest)).claimed;
 END
@@ -233,9 +247,15 @@ DECLARE
     guard_expiry pg_catalog.timestamptz;
     guard_lease pg_catalog.timestamptz;
 BEGIN
-    PERFORM idempotency.require_claim(scope, key, ttl, fingerprint, lease);
-    digest := idempotency.attempt_digest(attempt);
-    PERFORM idempotency.require_writable('claim a guard');
+    IF idempotency.claim_needs_checks(scope, key, ttl, fingerprint, lease) THEN
+        PERFORM idempotency.require_claim(scope, key, ttl, fingerprint, lease);
+    END IF;
+    IF attempt IS NOT NULL THEN
+        digest := idempotency.attempt_digest(attempt);
+    END IF;
+    IF current_setting('transaction_read_only') = 'on' THEN
+        PERFORM idempotency.require_writable('claim a guard');
+    END IF;
     IF wait IS NOT NULL THEN
         started := clock_timestamp();
         deadline := started + wait;

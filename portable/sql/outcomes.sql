@@ -7,7 +7,6 @@ CREATE FUNCTION idempotency.raise_guard_error(kind pg_catalog.text, scope pg_cat
                                               key pg_catalog.text)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     guard pg_catalog.text := format('scope "%s", key "%s"', scope, key);
@@ -53,7 +52,6 @@ CREATE FUNCTION idempotency.record_key(scope pg_catalog.text, key pg_catalog.tex
                                        claim_token pg_catalog.int8, now_ pg_catalog.timestamptz)
 RETURNS pg_catalog.bool
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     g idempotency.guards;
@@ -170,7 +168,6 @@ CREATE FUNCTION idempotency.owner_write_refusal(scope pg_catalog.text, key pg_ca
                                                 completed_error pg_catalog.text)
 RETURNS pg_catalog.text
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     g idempotency.guards;

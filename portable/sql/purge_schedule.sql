@@ -9,7 +9,6 @@
 CREATE FUNCTION idempotency.purge_job_name(database pg_catalog.name)
 RETURNS pg_catalog.text
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $function$
     SELECT 'idempotency purge of ' OPERATOR(pg_catalog.||) $1
 $function$;
@@ -18,7 +17,6 @@ $function$;
 CREATE FUNCTION idempotency.require_pg_cron(database pg_catalog.name)
 RETURNS void
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $function$
 BEGIN
     IF to_regclass('cron.job') IS NULL THEN

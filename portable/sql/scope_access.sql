@@ -10,7 +10,6 @@
 CREATE FUNCTION idempotency.role_may_use(role pg_catalog.oid, scope pg_catalog.text)
 RETURNS pg_catalog.bool
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $function$
     SELECT (SELECT r.rolsuper FROM pg_catalog.pg_roles AS r WHERE r.oid OPERATOR(pg_catalog.=) $1)
         OR NOT EXISTS (SELECT FROM idempotency.scope_access AS a
@@ -26,7 +25,6 @@ $function$;
 CREATE FUNCTION idempotency.calling_role()
 RETURNS pg_catalog.oid
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $function$
     SELECT r.oid FROM pg_catalog.pg_roles AS r
      WHERE r.rolname OPERATOR(pg_catalog.=)
@@ -38,7 +36,6 @@ $function$;
 CREATE FUNCTION idempotency.require_scope_access(scope pg_catalog.text)
 RETURNS void
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     caller pg_catalog.oid := idempotency.calling_role();

@@ -5,9 +5,11 @@ SELECT DISTINCT l.lanname FROM pg_proc AS p JOIN pg_language AS l ON l.oid = p.p
  WHERE p.pronamespace = 'idempotency'::regnamespace ORDER BY 1;
 SELECT r.rolsuper AS owner_is_superuser FROM pg_namespace AS n JOIN pg_roles AS r ON r.oid = n.nspowner
  WHERE n.nspname = 'idempotency';
--- Every function pins search_path but the three that return constant lists
--- (shared with the native edition).
-SELECT proname AS search_path_not_pinned FROM pg_proc
- WHERE pronamespace = 'idempotency'::regnamespace
-   AND NOT coalesce(proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)
+-- Every function that anyone but the owner may execute pins search_path
+-- (the internal helpers, the owner's alone, run under their callers').
+SELECT p.proname AS executable_by_others_without_pinned_search_path FROM pg_proc AS p
+ WHERE p.pronamespace = 'idempotency'::regnamespace
+   AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)
+   AND EXISTS (SELECT FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) AS a
+                WHERE a.grantee <> p.proowner AND a.privilege_type = 'EXECUTE')
  ORDER BY 1;
