@@ -4,17 +4,16 @@
 -- way is read and taken over, answered as the attempt's own, or returned.
 
 -- A random positive claim token from gen_random_uuid() (a strong random
--- source, built in since PostgreSQL 13): 63 of its random bits.
+-- source, built in since PostgreSQL 13): 60 of its random bits. One
+-- expression, so that it is inlined.
 CREATE FUNCTION idempotency.new_claim_token()
 RETURNS pg_catalog.int8
 LANGUAGE sql VOLATILE
 AS $function$
-    SELECT CASE t.token WHEN 0 THEN 1 ELSE t.token END
-      FROM (SELECT (('x' OPERATOR(pg_catalog.||) pg_catalog.substr(u.hex, 1, 12)
-                         OPERATOR(pg_catalog.||) pg_catalog.substr(u.hex, 18, 4))::pg_catalog.bit(64)
-                    ::pg_catalog.int8) OPERATOR(pg_catalog.&) 9223372036854775807 AS token
-              FROM (SELECT pg_catalog.replace(pg_catalog.gen_random_uuid()::pg_catalog.text, '-', '')
-                           AS hex) AS u) AS t
+    SELECT GREATEST(1, ('x' OPERATOR(pg_catalog.||)
+                        pg_catalog.translate(pg_catalog.left(pg_catalog.gen_random_uuid()::pg_catalog.text, 18),
+                                             '-', ''))::pg_catalog.bit(64)::pg_catalog.int8
+                       OPERATOR(pg_catalog.&) 9223372036854775807)
 $function$;
 
 -- The ttl of a claim that gives none: the scope's policy, else
@@ -28,13 +27,14 @@ AS $function$
                     '1 day'::pg_catalog.interval)
 $function$;
 
--- What every claim checks first, in one statement: the scope's policy, and
--- whether restrictions or limits exist at all (the usual answer: no).
--- Raises 42501 for a scope the caller may not use and 55000 for a scope a
--- limit applies to (limits are not enforced by this edition). Returns the
--- ttl to use.
-CREATE FUNCTION idempotency.claim_ttl(scope pg_catalog.text, ttl pg_catalog.interval)
-RETURNS pg_catalog.interval
+-- What a claim checks when its first INSERT (claim_key) did not claim: the
+-- scope's policy, and whether restrictions or limits exist at all, in one
+-- statement. Raises 42501 for a scope the caller may not use and 55000 for a
+-- scope a limit applies to (limits are not enforced by this edition). Returns
+-- the ttl to use, and whether restrictions or limits exist.
+CREATE FUNCTION idempotency.claim_ttl(scope pg_catalog.text, ttl pg_catalog.interval,
+                                      OUT resolved pg_catalog.interval,
+                                      OUT restricted_or_limited pg_catalog.bool)
 LANGUAGE plpgsql STABLE
 AS $function$
 DECLARE
@@ -52,7 +52,8 @@ BEGIN
     IF limited THEN
         PERFORM idempotency.refuse_limited_scope(scope);
     END IF;
-    RETURN coalesce(ttl, policy, idempotency.default_ttl());
+    resolved := coalesce(ttl, policy, idempotency.default_ttl());
+    restricted_or_limited := restricted OR limited;
 END
 $function$;
 
@@ -66,7 +67,15 @@ AS $function$
                       AND a.attname OPERATOR(pg_catalog.=) 'attempt_digest' AND NOT a.attisdropped)
 $function$;
 
--- One claim of (scope, key), as of now. Arguments are checked by the caller.
+-- One claim of (scope, key), as of now, with the caller's ttl (NULL: the
+-- scope's policy, else the default). Arguments are checked by the caller.
+--
+-- The usual claim, of a new key where no scope restriction and no limit
+-- exists, is one statement: an INSERT that finds the ttl itself and inserts
+-- only if scope_access and scope_limits are empty. Otherwise claim_ttl()
+-- checks the scope (raising if it is refused), and the claim goes on as the
+-- native edition's: INSERT ... ON CONFLICT DO NOTHING, then the guard in the
+-- way is read and taken over, answered as this attempt's own, or returned.
 CREATE FUNCTION idempotency.claim_key(scope pg_catalog.text, key pg_catalog.text,
                                       ttl pg_catalog.interval, fingerprint pg_catalog.text,
                                       lease pg_catalog.interval, attempt pg_catalog.bytea)
@@ -76,31 +85,61 @@ AS $function$
 DECLARE
     token pg_catalog.int8 := idempotency.new_claim_token();
     now_ pg_catalog.timestamptz := clock_timestamp();
+    expiry pg_catalog.timestamptz;
+    checked pg_catalog.bool := false;  -- claim_ttl() ran: the scope is allowed, ttl resolved
+    restricted_or_limited pg_catalog.bool;
     g idempotency.guards;
     answer idempotency.claim_state;
-    won pg_catalog.bool;
+    won pg_catalog.bool := false;
 BEGIN
-    IF attempt IS NOT NULL AND NOT idempotency.guards_have_attempts() THEN
-        RAISE EXCEPTION 'the table idempotency.guards has no attempt_digest column'
-            USING ERRCODE = '55000',
-                  HINT = 'Run ALTER EXTENSION idempotency UPDATE; if the column was dropped, add it back: ALTER TABLE idempotency.guards ADD COLUMN attempt_digest bytea.';
+    IF attempt IS NOT NULL THEN
+        IF NOT idempotency.guards_have_attempts() THEN
+            RAISE EXCEPTION 'the table idempotency.guards has no attempt_digest column'
+                USING ERRCODE = '55000',
+                      HINT = 'Run ALTER EXTENSION idempotency UPDATE; if the column was dropped, add it back: ALTER TABLE idempotency.guards ADD COLUMN attempt_digest bytea.';
+        END IF;
+    ELSE
+        -- (attempt_digest left out, so a table whose column a DBA dropped
+        -- still takes claims.)
+        INSERT INTO idempotency.guards AS t
+               (scope, key, status, fingerprint, claim_token, claimed_at, expires_at, lease_expires_at)
+        SELECT claim_key.scope, claim_key.key, 'pending', claim_key.fingerprint, token, now_,
+               now_ + coalesce(claim_key.ttl,
+                               (SELECT p.ttl FROM idempotency.retention_policies AS p
+                                 WHERE p.scope = claim_key.scope),
+                               idempotency.default_ttl()),
+               now_ + lease
+         WHERE NOT EXISTS (SELECT FROM idempotency.scope_access)
+           AND NOT EXISTS (SELECT FROM idempotency.scope_limits)
+        ON CONFLICT ON CONSTRAINT guards_pkey DO NOTHING
+        RETURNING t.expires_at INTO expiry;
+        won := FOUND;
+    END IF;
+    IF NOT won THEN
+        SELECT c.resolved, c.restricted_or_limited INTO ttl, restricted_or_limited
+          FROM idempotency.claim_ttl(scope, ttl) AS c;
+        checked := true;
     END IF;
     FOR retry IN 1..8 LOOP
-        -- Without an attempt, the statement leaves attempt_digest out, so a
-        -- table whose column a DBA dropped still takes claims.
-        IF attempt IS NULL THEN
+        -- After the first INSERT met a guard, read it at once.
+        IF won OR (retry = 1 AND attempt IS NULL AND NOT restricted_or_limited) THEN
+            NULL;
+        ELSIF attempt IS NULL THEN
             INSERT INTO idempotency.guards AS t
                    (scope, key, status, fingerprint, claim_token, claimed_at, expires_at, lease_expires_at)
             VALUES (scope, key, 'pending', fingerprint, token, now_, now_ + ttl, now_ + lease)
-            ON CONFLICT ON CONSTRAINT guards_pkey DO NOTHING;
+            ON CONFLICT ON CONSTRAINT guards_pkey DO NOTHING
+            RETURNING t.expires_at INTO expiry;
+            won := FOUND;
         ELSE
             INSERT INTO idempotency.guards AS t
                    (scope, key, status, fingerprint, claim_token, claimed_at, expires_at,
                     lease_expires_at, attempt_digest)
             VALUES (scope, key, 'pending', fingerprint, token, now_, now_ + ttl, now_ + lease, attempt)
-            ON CONFLICT ON CONSTRAINT guards_pkey DO NOTHING;
+            ON CONFLICT ON CONSTRAINT guards_pkey DO NOTHING
+            RETURNING t.expires_at INTO expiry;
+            won := FOUND;
         END IF;
-        won := FOUND;
         IF NOT won THEN
             SELECT * INTO g FROM idempotency.guards AS t
              WHERE t.scope = claim_key.scope AND t.key = claim_key.key;
@@ -118,10 +157,11 @@ BEGIN
             END IF;
             IF now_ >= g.expires_at
                OR (g.status = 'pending' AND g.lease_expires_at IS NOT NULL AND now_ >= g.lease_expires_at) THEN
+                expiry := now_ + ttl;
                 UPDATE idempotency.guards AS t
                    SET status = 'pending', fingerprint = claim_key.fingerprint, outcome = NULL,
                        claim_token = token, claimed_at = now_, completed_at = NULL,
-                       expires_at = now_ + ttl, lease_expires_at = now_ + lease
+                       expires_at = expiry, lease_expires_at = now_ + lease
                  WHERE t.scope = claim_key.scope AND t.key = claim_key.key
                    AND t.claim_token = g.claim_token AND t.status = g.status
                    AND t.expires_at = g.expires_at;
@@ -154,12 +194,16 @@ BEGIN
             -- A claim that waited for a competitor's transaction starts its
             -- ttl and lease when it won, not when it began.
             IF clock_timestamp() - now_ > interval '50 milliseconds' THEN
+                IF NOT checked THEN
+                    SELECT c.resolved INTO ttl FROM idempotency.claim_ttl(scope, ttl) AS c;
+                END IF;
                 now_ := clock_timestamp();
+                expiry := now_ + ttl;
                 UPDATE idempotency.guards AS t
-                   SET claimed_at = now_, expires_at = now_ + ttl, lease_expires_at = now_ + lease
+                   SET claimed_at = now_, expires_at = expiry, lease_expires_at = now_ + lease
                  WHERE t.scope = claim_key.scope AND t.key = claim_key.key;
             END IF;
-            answer := ROW(true, token, 'pending', NULL, now_, NULL, now_ + ttl);
+            answer := ROW(true, token, 'pending', NULL, now_, NULL, expiry);
             RETURN answer;
         END IF;
     END LOOP;
@@ -220,8 +264,7 @@ BEGIN
     IF current_setting('transaction_read_only') = 'on' THEN
         PERFORM idempotency.require_writable('claim a guard');
     END IF;
-    RETURN (idempotency.claim_key(scope, key, idempotency.claim_ttl(scope, ttl), fingerprint,
-                                  lease, digest)).claimed;
+    RETURN (idempotency.claim_key(scope, key, ttl, fingerprint, lease, digest)).claimed;
 END
 $function$;
 
@@ -276,7 +319,6 @@ BEGIN
                       HINT = 'Call it in a READ COMMITTED transaction (or autocommit), or pass no wait.';
         END IF;
     END IF;
-    ttl := idempotency.claim_ttl(scope, ttl);
     answer := idempotency.claim_key(scope, key, ttl, fingerprint, lease, digest);
     WHILE deadline IS NOT NULL AND NOT answer.claimed AND answer.status = 'pending'
           AND clock_timestamp() < deadline LOOP
@@ -324,7 +366,6 @@ BEGIN
         RETURN;
     END IF;
     PERFORM idempotency.require_writable('claim a guard');
-    ttl := idempotency.claim_ttl(scope, ttl);
     answers := array_fill(NULL::idempotency.claim_state, ARRAY[key_count]);
     FOR k IN SELECT u.key, u.ord::pg_catalog.int4 AS ord
                FROM unnest(keys) WITH ORDINALITY AS u(key, ord)
