@@ -50,7 +50,8 @@ chmod -R a+rX "$work"
 preload=pg_cron
 if [ "${PORTABLE_TLE:-0}" = 1 ]; then
   started=$(date +%s)
-  rm -rf /tmp/pg_tle-1.5.2
+  # From scratch: an earlier run's build and installation go first.
+  rm -rf /tmp/pg_tle-1.5.2 "$($pg_config --pkglibdir)/pg_tle.so" "$($pg_config --sharedir)"/extension/pg_tle*
   check "pg_tle 1.5.2 builds and installs (PGXS)" \
     bash -c "tar -xzf /build/vendor/pg_tle-1.5.2.tar.gz -C /tmp &&
              make -C /tmp/pg_tle-1.5.2 -j2 PG_CONFIG=$pg_config with_llvm=no &&
@@ -114,7 +115,7 @@ check "the owner is not a superuser" test "$(value postgres postgres "SELECT rol
 check "a second psql -f is refused (55000) and changes nothing" bash -c "
   $(declare -f sql value); work=$work port=$port bin=$bin
   before=\$(value app_owner app \"SELECT count(*) FROM pg_proc WHERE pronamespace = 'idempotency'::regnamespace\")
-  ! sql app_owner app -f '$plain' 2>&1 | tee /dev/stderr | grep -q 'already exists, and is not empty' && exit 1
+  ! sql app_owner app -f '$plain' 2>&1 | tee -a /dev/stderr | grep -q 'already exists, and is not empty' && exit 1
   after=\$(value app_owner app \"SELECT count(*) FROM pg_proc WHERE pronamespace = 'idempotency'::regnamespace\")
   [ \"\$before\" = \"\$after\" ]"
 
@@ -126,7 +127,7 @@ case $cron_version in 1.[0-4]*) ;; *) schedule='2 seconds' ;; esac
 echo "# pg_cron $cron_version: purge schedule '$schedule'"
 check "schedule_purge() in a database without pg_cron: 55000, naming the statement to run in pg_cron's" bash -c "
   $(declare -f sql); work=$work port=$port bin=$bin
-  sql app_owner app -c 'SELECT idempotency.schedule_purge()' 2>&1 | tee /dev/stderr |
+  sql app_owner app -c 'SELECT idempotency.schedule_purge()' 2>&1 | tee -a /dev/stderr |
     grep -q 'cron.schedule_in_database(.idempotency purge of app., .\* \* \* \* \*., .SELECT idempotency.purge_expired().'"
 sql app_owner cron_app -c "
   SELECT count(idempotency.claim_guard('cron', 'expiring-' || i, ttl => '1 second')) FROM generate_series(1, 20) AS i;

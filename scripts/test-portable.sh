@@ -53,7 +53,13 @@ for major in $versions; do
     PG_MAJOR="$major" PORTABLE_TLE="$tle" PORTABLE_NATIVE="$native" \
     bash /build/idempotency/scripts/portable-in-chroot.sh >"$log" 2>&1
   status=$?
-  unmount_chroot "$dir" && mounted=""
+  # A server just stopped inside may hold /dev a moment longer: retry.
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    unmount_chroot "$dir" 2>/dev/null
+    mountpoint -q "$dir/dev" || mountpoint -q "$dir/proc" || break
+    sleep 1
+  done
+  mountpoint -q "$dir/dev" || mountpoint -q "$dir/proc" || mounted=""
   # Renumbered into one plan, each line naming its version.
   seen=0
   while IFS= read -r line; do

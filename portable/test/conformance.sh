@@ -25,7 +25,7 @@ excluded() { awk -v suite="$1" '!/^#/ && $1 == suite {print $2}' "$root/portable
 
 cp "$root"/sql/*.sql "$root"/portable/test/sql/*.sql "$outdir/inputs/sql/"
 cp "$root"/expected/*.out "$root"/portable/test/expected/*.out "$outdir/inputs/expected/"
-regress=(portable_setup)
+regress=(portable_setup portable_fingerprint)
 for name in $(awk '/^REGRESS *=/ {on = 1} on {print; if ($0 !~ /\\$/) exit}' "$root/Makefile" |
               tr -d '\\' | sed 's/^REGRESS *=//'); do
   excluded regress | grep -qx "$name" || regress+=("$name")
