@@ -244,6 +244,27 @@ BEGIN
 END
 $function$;
 
+-- The checks of a single claim's arguments, in the native edition's order,
+-- and the attempt's digest (NULL: none).
+CREATE FUNCTION idempotency.claim_arguments(scope pg_catalog.text, key pg_catalog.text,
+                                            ttl pg_catalog.interval, fingerprint pg_catalog.text,
+                                            lease pg_catalog.interval, attempt pg_catalog.text)
+RETURNS pg_catalog.bytea
+LANGUAGE plpgsql VOLATILE
+AS $function$
+BEGIN
+    IF idempotency.claim_needs_checks(scope, key, ttl, fingerprint, lease) THEN
+        PERFORM idempotency.require_claim(scope, key, ttl, fingerprint, lease);
+    END IF;
+    IF current_setting('transaction_read_only') = 'on' THEN
+        -- (the attempt is checked first, as natively)
+        PERFORM idempotency.attempt_digest(attempt);
+        PERFORM idempotency.require_writable('claim a guard');
+    END IF;
+    RETURN CASE WHEN attempt IS NOT NULL THEN idempotency.attempt_digest(attempt) END;
+END
+$function$;
+
 CREATE FUNCTION idempotency.claim_guard(
     scope pg_catalog.text, key pg_catalog.text, ttl pg_catalog.interval DEFAULT NULL,
     fingerprint pg_catalog.text DEFAULT NULL, lease pg_catalog.interval DEFAULT NULL,
@@ -255,15 +276,7 @@ AS $function$
 DECLARE
     digest pg_catalog.bytea;
 BEGIN
-    IF idempotency.claim_needs_checks(scope, key, ttl, fingerprint, lease) THEN
-        PERFORM idempotency.require_claim(scope, key, ttl, fingerprint, lease);
-    END IF;
-    IF attempt IS NOT NULL THEN
-        digest := idempotency.attempt_digest(attempt);
-    END IF;
-    IF current_setting('transaction_read_only') = 'on' THEN
-        PERFORM idempotency.require_writable('claim a guard');
-    END IF;
+    digest := idempotency.claim_arguments(scope, key, ttl, fingerprint, lease, attempt);
     RETURN (idempotency.claim_key(scope, key, ttl, fingerprint, lease, digest)).claimed;
 END
 $function$;
@@ -290,15 +303,7 @@ DECLARE
     guard_expiry pg_catalog.timestamptz;
     guard_lease pg_catalog.timestamptz;
 BEGIN
-    IF idempotency.claim_needs_checks(scope, key, ttl, fingerprint, lease) THEN
-        PERFORM idempotency.require_claim(scope, key, ttl, fingerprint, lease);
-    END IF;
-    IF attempt IS NOT NULL THEN
-        digest := idempotency.attempt_digest(attempt);
-    END IF;
-    IF current_setting('transaction_read_only') = 'on' THEN
-        PERFORM idempotency.require_writable('claim a guard');
-    END IF;
+    digest := idempotency.claim_arguments(scope, key, ttl, fingerprint, lease, attempt);
     IF wait IS NOT NULL THEN
         started := clock_timestamp();
         deadline := started + wait;
