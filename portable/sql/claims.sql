@@ -70,12 +70,13 @@ $function$;
 -- One claim of (scope, key), as of now, with the caller's ttl (NULL: the
 -- scope's policy, else the default). Arguments are checked by the caller.
 --
--- The usual claim, of a new key where no scope restriction and no limit
--- exists, is one statement: an INSERT that finds the ttl itself and inserts
--- only if scope_access and scope_limits are empty. Otherwise claim_ttl()
--- checks the scope (raising if it is refused), and the claim goes on as the
--- native edition's: INSERT ... ON CONFLICT DO NOTHING, then the guard in the
--- way is read and taken over, answered as this attempt's own, or returned.
+-- Where no scope restriction and no limit exists (the usual case), the
+-- claim of a new key is one statement: an INSERT that finds the ttl itself,
+-- and inserts only if scope_access and scope_limits are empty; a key that
+-- exists costs one more, its read. Otherwise claim_ttl() checks the scope
+-- (raising if it is refused), and the claim goes on as the native
+-- edition's: INSERT ... ON CONFLICT DO NOTHING, then the guard in the way is
+-- read and taken over, answered as this attempt's own, or returned.
 CREATE FUNCTION idempotency.claim_key(scope pg_catalog.text, key pg_catalog.text,
                                       ttl pg_catalog.interval, fingerprint pg_catalog.text,
                                       lease pg_catalog.interval, attempt pg_catalog.bytea)
@@ -88,6 +89,7 @@ DECLARE
     expiry pg_catalog.timestamptz;
     checked pg_catalog.bool := false;  -- claim_ttl() ran: the scope is allowed, ttl resolved
     restricted_or_limited pg_catalog.bool;
+    policy pg_catalog.interval;
     g idempotency.guards;
     answer idempotency.claim_state;
     won pg_catalog.bool := false;
@@ -99,23 +101,34 @@ BEGIN
                       HINT = 'Run ALTER EXTENSION idempotency UPDATE; if the column was dropped, add it back: ALTER TABLE idempotency.guards ADD COLUMN attempt_digest bytea.';
         END IF;
     ELSE
-        -- (attempt_digest left out, so a table whose column a DBA dropped
-        -- still takes claims.)
-        INSERT INTO idempotency.guards AS t
-               (scope, key, status, fingerprint, claim_token, claimed_at, expires_at, lease_expires_at)
-        SELECT claim_key.scope, claim_key.key, 'pending', claim_key.fingerprint, token, now_,
-               now_ + coalesce(claim_key.ttl,
-                               (SELECT p.ttl FROM idempotency.retention_policies AS p
-                                 WHERE p.scope = claim_key.scope),
-                               idempotency.default_ttl()),
-               now_ + lease
-         WHERE NOT EXISTS (SELECT FROM idempotency.scope_access)
-           AND NOT EXISTS (SELECT FROM idempotency.scope_limits)
-        ON CONFLICT ON CONSTRAINT guards_pkey DO NOTHING
-        RETURNING t.expires_at INTO expiry;
-        won := FOUND;
+        -- One statement: the configuration, and the INSERT when no scope is
+        -- restricted or limited. (attempt_digest left out, so a table whose
+        -- column a DBA dropped still takes claims.)
+        WITH config AS (
+            SELECT (SELECT p.ttl FROM idempotency.retention_policies AS p
+                     WHERE p.scope = claim_key.scope) AS policy,
+                   EXISTS (SELECT FROM idempotency.scope_access)
+                   OR EXISTS (SELECT FROM idempotency.scope_limits) AS guarded),
+        inserted AS (
+            INSERT INTO idempotency.guards AS t
+                   (scope, key, status, fingerprint, claim_token, claimed_at, expires_at, lease_expires_at)
+            SELECT claim_key.scope, claim_key.key, 'pending', claim_key.fingerprint, token, now_,
+                   now_ + coalesce(claim_key.ttl, c.policy, idempotency.default_ttl()), now_ + lease
+              FROM config AS c
+             WHERE NOT c.guarded
+            ON CONFLICT ON CONSTRAINT guards_pkey DO NOTHING
+            RETURNING t.expires_at)
+        SELECT c.policy, c.guarded, (SELECT i.expires_at FROM inserted AS i)
+          INTO policy, restricted_or_limited, expiry
+          FROM config AS c;
+        won := expiry IS NOT NULL;
+        -- Not claimed, and nothing to check: a guard is in the way.
+        IF NOT won AND NOT restricted_or_limited THEN
+            ttl := coalesce(ttl, policy, idempotency.default_ttl());
+            checked := true;
+        END IF;
     END IF;
-    IF NOT won THEN
+    IF NOT won AND NOT checked THEN
         SELECT c.resolved, c.restricted_or_limited INTO ttl, restricted_or_limited
           FROM idempotency.claim_ttl(scope, ttl) AS c;
         checked := true;
