@@ -32,7 +32,15 @@ elapsed() { echo $(($(date +%s) - $1)); }
 
 # The tests need pg_cron, and flex, bison and GSSAPI headers for pg_tle (also in
 # scripts/pg-chroot.sh's chroot_packages, so a fresh chroot has them).
+# Debian has no pg_cron for every major (none for 19 yet): without it, the
+# purge checks do not run, and the plan says so.
+cron=1
 packages="postgresql-$major-cron flex bison libkrb5-dev"
+if ! apt-cache show "postgresql-$major-cron" >/dev/null 2>&1; then
+  cron=0
+  packages="flex bison libkrb5-dev"
+  echo "# no postgresql-$major-cron in Debian: the pg_cron purge checks do not run on $major"
+fi
 dpkg -s $packages >/dev/null 2>&1 ||
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $packages >>"$log" 2>&1 ||
   { echo "Bail out! could not install $packages"; exit 1; }
@@ -47,7 +55,8 @@ plain=$work/artifacts/idempotency-portable--1.2.sql
 tle=$work/artifacts/idempotency-pgtle--1.2.sql
 chmod -R a+rX "$work"
 
-preload=pg_cron
+preload=""
+[ "$cron" = 1 ] && preload=pg_cron
 if [ "${PORTABLE_TLE:-0}" = 1 ]; then
   started=$(date +%s)
   # From scratch: an earlier run's build and installation go first.
@@ -57,7 +66,7 @@ if [ "${PORTABLE_TLE:-0}" = 1 ]; then
              make -C /tmp/pg_tle-1.5.2 -j2 PG_CONFIG=$pg_config with_llvm=no &&
              make -C /tmp/pg_tle-1.5.2 install PG_CONFIG=$pg_config with_llvm=no"
   echo "# pg_tle build: $(elapsed "$started") s"
-  preload="pg_cron,pg_tle"
+  preload="${preload:+$preload,}pg_tle"
 fi
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -120,6 +129,7 @@ check "a second psql -f is refused (55000) and changes nothing" bash -c "
   [ \"\$before\" = \"\$after\" ]"
 
 # --- pg_cron: the purge, scheduled by the owner ---------------------------
+if [ "$cron" = 1 ]; then
 sql postgres cron_app -c "CREATE EXTENSION pg_cron" -c "GRANT USAGE ON SCHEMA cron TO app_owner" >>"$log" 2>&1
 cron_version=$(value postgres cron_app "SELECT extversion FROM pg_extension WHERE extname = 'pg_cron'")
 schedule='* * * * *'
@@ -135,6 +145,7 @@ sql app_owner cron_app -c "
 check "the owner schedules the purge with schedule_purge() (pg_cron job)" \
   test -n "$(value app_owner cron_app "SELECT idempotency.schedule_purge('$schedule')")"
 cron_started=$(date +%s)
+fi
 
 # --- the shared conformance suite, psql -f install ------------------------
 conformance psql-f regress_p iso_p
@@ -151,6 +162,7 @@ check "a waiting claim_or_lookup answers the outcome another session commits (po
   wait; echo \"\$answer\"; [ \"\$answer\" = 'succeeded {\"n\": 1} true' ]"
 
 # --- pg_cron, seen deleting ---------------------------------------------
+if [ "$cron" = 1 ]; then
 check "pg_cron's job deletes the expired guards and keeps the live ones" bash -c "
   $(declare -f sql value); work=$work port=$port bin=$bin
   for i in \$(seq 1 90); do
@@ -168,6 +180,7 @@ check "unschedule_purge() removes the job" bash -c "
   $(declare -f sql value); work=$work port=$port bin=$bin
   [ \"\$(value app_owner cron_app 'SELECT idempotency.unschedule_purge()')\" = t ] &&
   [ \"\$(value postgres cron_app \"SELECT count(*) FROM cron.job WHERE jobname LIKE 'idempotency purge%'\")\" = 0 ]"
+fi
 
 # --- pg_tle: a pgtle_admin member installs, creates, updates, drops ------
 if [ "${PORTABLE_TLE:-0}" = 1 ]; then

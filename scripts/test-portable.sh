@@ -13,7 +13,9 @@
 #   - (PORTABLE_NATIVE_VERSIONS) the native edition built and installed
 #     afterwards: the same contract in the catalogs, and guards moved
 #     portable -> native -> portable with pg_dump.
-# PORTABLE_VERSIONS="15 17 18" by default. Needs root (chroot, mount).
+# PORTABLE_VERSIONS="15 17 18" by default; "19" works too (Debian experimental,
+# no pg_cron there: its purge checks do not run, and the plan says so).
+# Needs root (chroot, mount).
 # Prints TAP: "ok N - [pgV] ...", "1..N", then "portable: N passed, N failed";
 # exits non-zero on any failure.
 set -uo pipefail
