@@ -38,7 +38,14 @@ PG_CPPFLAGS = -I$(source_dir)/src -isystem $(includedir_server)
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -MMD -MP
 SHLIB_LINK = -lstdc++
 
-.PHONY: test test-versions packages test-packages dist demo bench bench-versions
+.PHONY: test test-versions packages test-packages dist demo bench bench-versions portable test-portable
+# The portable edition (SQL and PL/pgSQL, for managed PostgreSQL): the psql -f
+# script and the pg_tle installer, in build/portable (portable/README.md).
+portable:
+	python3 portable/build.py --out build/portable
+# Its conformance, pg_tle, pg_cron and dump/restore tests, in chroots (root).
+test-portable: portable
+	./scripts/test-portable.sh
 test:
 	./scripts/test.sh
 # PostgreSQL 17, 18 and 19 from Debian's packages, in chroots (needs root).
@@ -91,6 +98,6 @@ EXTRA_CLEAN = $(OBJS:.o=.d)
 BITCODE_CXXFLAGS += -std=c++17
 # The bitcode is rebuilt whenever its object is (which knows the headers).
 $(OBJS:.o=.bc): %.bc: %.o
-else ifeq ($(filter test test-versions packages test-packages dist demo bench bench-versions,$(MAKECMDGOALS)),)
+else ifeq ($(filter test test-versions packages test-packages dist demo bench bench-versions portable test-portable,$(MAKECMDGOALS)),)
 $(error pg_config not found: install postgresql-server-dev-15, or run 'make test' or 'make demo', which install what they need)
 endif

@@ -34,8 +34,9 @@ chroot_dir() { echo "$IDEMPOTENCY_CHROOT_CACHE/pg$1-$(suite_for_major "$1")"; }
 # free_port, the Prometheus exporter for its TAP test, what the Debian
 # packages are built and checked with (scripts/build-packages.sh: pg_buildext
 # from postgresql-server-dev-all, debhelper, lintian) and pgxnclient, which
-# installs the PGXN zip (scripts/test-packages.sh), and, on a major that a
-# Citus release supports, what building that Citus needs (the citus suite).
+# installs the PGXN zip (scripts/test-packages.sh), what the portable
+# edition's tests need, and, on a major that a Citus release supports, what
+# building that Citus needs (the citus suite).
 chroot_packages() {
   local server="postgresql-$1 postgresql-server-dev-$1 postgresql-client-$1 libpq-dev"
   # 19 is only in experimental: name each of its packages' suite (installing
@@ -44,11 +45,16 @@ chroot_packages() {
   # shellcheck disable=SC2001
   [ "$1" = 19 ] &&
     server="$(echo "$server libpq5" | sed 's|\([^ ]*\)|\1/experimental|g') libcurl4-openssl-dev"
+  # The portable edition's tests (scripts/test-portable.sh): pg_cron, and flex
+  # and bison and the GSSAPI headers to build pg_tle. Debian has no pg_cron
+  # for 19 yet.
+  local portable="postgresql-$1-cron flex bison libkrb5-dev"
+  [ "$1" = 19 ] && portable=""
   local citus=""
   citus=$(citus_version_for_major "$1") && citus=$(citus_build_packages "$citus")
   echo "$server build-essential cmake" \
     "libgtest-dev pkg-config libipc-run-perl python3 make prometheus-postgres-exporter" \
-    "postgresql-server-dev-all debhelper lintian pgxnclient unzip${citus:+ $citus}"
+    "postgresql-server-dev-all debhelper lintian pgxnclient unzip${portable:+ $portable}${citus:+ $citus}"
 }
 
 # install_chroot_packages MAJOR DIR: installs chroot_packages into DIR.

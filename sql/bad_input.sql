@@ -1,6 +1,7 @@
 -- The bad-input catalogue, beyond validation.sql: each case either succeeds
 -- as documented or fails with the documented SQLSTATE, and writes nothing.
-SELECT count(*) AS before FROM idempotency.guards \gset
+-- (Only this file's scope: the purge below must not make other files' guards count.)
+SELECT count(*) AS before FROM idempotency.guards WHERE scope = 'bad' \gset
 -- NULL in every optional position is the documented default, not an error.
 SELECT idempotency.claim_guard('bad', 'null-args', NULL, NULL, NULL) AS claimed;
 SELECT claimed, status FROM idempotency.claim_or_lookup('bad', 'null-args-2', NULL, NULL, NULL);
@@ -58,4 +59,4 @@ SELECT idempotency.record_outcome('bad', 'array', 'failed', '[1, "two", {"three"
 SELECT outcome FROM idempotency.lookup('bad', 'array');
 -- Exactly the 15 guards claimed successfully above exist (one was released,
 -- one re-claimed in place); none of the failures wrote a row.
-SELECT count(*) - :before AS rows_written FROM idempotency.guards;
+SELECT count(*) - :before AS rows_written FROM idempotency.guards WHERE scope = 'bad';

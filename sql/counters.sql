@@ -142,3 +142,19 @@ SELECT since > now() - interval '1 minute' AS since_reset FROM idempotency.count
 SELECT idempotency.reset_counters();
 SELECT count(*) AS rows_with_counts FROM idempotency.counters
  WHERE claimed_new + refused_pending + purged_by_hand + succeeded <> 0;
+
+-- record_outcomes: one success (or failure) per key recorded, counted when the whole
+-- call succeeded; a failing call counts its own refusal once and no success.
+SELECT idempotency.reset_counters('outbox-ctr') IS NOT NULL AS reset;
+SELECT count(*) FILTER (WHERE claimed) AS claimed
+  FROM idempotency.claim_guards('outbox-ctr', ARRAY['c-1', 'c-2', 'c-3', 'c-4']);
+SELECT count(*) FILTER (WHERE recorded) AS recorded
+  FROM idempotency.record_outcomes('outbox-ctr', ARRAY['c-1', 'c-2', 'c-1'], 'succeeded');
+SELECT count(*) FILTER (WHERE recorded) AS recorded
+  FROM idempotency.record_outcomes('outbox-ctr', ARRAY['c-3'], 'failed');
+SELECT idempotency.record_outcomes('outbox-ctr', ARRAY['c-4', 'c-5'], 'succeeded');
+SELECT idempotency.record_outcomes('outbox-ctr', ARRAY['c-4', 'c-1'], 'failed');
+SELECT succeeded, failed, no_live_guard, outcome_already_recorded, stale_owner_fenced
+  FROM idempotency.counters WHERE scope = 'outbox-ctr';
+SELECT status FROM idempotency.lookup('outbox-ctr', 'c-4');
+DELETE FROM idempotency.guards WHERE scope = 'outbox-ctr';

@@ -124,21 +124,6 @@ BEGIN READ ONLY;
 SELECT idempotency.record_outcomes('outbox', ARRAY['b-1'], 'succeeded');
 ROLLBACK;
 
--- Counters: one success (or failure) per key recorded, counted when the whole
--- call succeeded; a failing call counts its own refusal once and no success.
-SELECT idempotency.reset_counters('outbox-ctr') IS NOT NULL AS reset;
-SELECT count(*) FILTER (WHERE claimed) AS claimed
-  FROM idempotency.claim_guards('outbox-ctr', ARRAY['c-1', 'c-2', 'c-3', 'c-4']);
-SELECT count(*) FILTER (WHERE recorded) AS recorded
-  FROM idempotency.record_outcomes('outbox-ctr', ARRAY['c-1', 'c-2', 'c-1'], 'succeeded');
-SELECT count(*) FILTER (WHERE recorded) AS recorded
-  FROM idempotency.record_outcomes('outbox-ctr', ARRAY['c-3'], 'failed');
-SELECT idempotency.record_outcomes('outbox-ctr', ARRAY['c-4', 'c-5'], 'succeeded');
-SELECT idempotency.record_outcomes('outbox-ctr', ARRAY['c-4', 'c-1'], 'failed');
-SELECT succeeded, failed, no_live_guard, outcome_already_recorded, stale_owner_fenced
-  FROM idempotency.counters WHERE scope = 'outbox-ctr';
-SELECT status FROM idempotency.lookup('outbox-ctr', 'c-4');
-
 -- Scope restrictions apply, and grant_client covers record_outcomes.
 CREATE ROLE idem_outcomes_app LOGIN;
 SELECT idempotency.grant_client('idem_outcomes_app');

@@ -120,6 +120,31 @@ def setup_database(db):
     psql((BENCH / "sql" / "setup.sql").read_text(), db)
 
 
+# The portable edition (portable/, SQL and PL/pgSQL) runs in a database of its
+# own in the same cluster, installed with psql -f by a non-superuser owner as
+# on a managed service; the same pgbench scripts call it there.
+PORTABLE_DB = "portable"
+
+
+def setup_portable_database():
+    subprocess.run(["python3", str(BENCH.parent / "portable" / "build.py"), "--out",
+                    str(WORK / "portable")], check=True, capture_output=True)
+    psql(f"DROP DATABASE IF EXISTS {PORTABLE_DB}; DROP ROLE IF EXISTS portable_owner;"
+         f" CREATE ROLE portable_owner LOGIN; CREATE DATABASE {PORTABLE_DB} OWNER portable_owner;")
+    done = subprocess.run(
+        [f"{PG_BIN}/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", HOST, "-p", PORT,
+         "-U", "portable_owner", "-d", PORTABLE_DB, "-f",
+         str(WORK / "portable" / "idempotency-portable--1.2.sql")], text=True, capture_output=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"installing the portable edition failed: {done.stderr.strip()}")
+    psql((BENCH / "sql" / "setup.sql").read_text(), PORTABLE_DB)
+
+
+def portable(name, script, **options):
+    """The portable edition's contender running `script` (a native one's)."""
+    return Contender(f"portable {name}", script, db=PORTABLE_DB, **options)
+
+
 def percentile(sorted_values, fraction):
     if not sorted_values:
         return float("nan")
@@ -332,17 +357,21 @@ W13 = "13. get-or-create: claim_or_lookup vs INSERT ... ON CONFLICT DO SELECT (P
 
 def reset_tables(db="postgres"):
     psql("TRUNCATE idempotency.guards, bench_raw.guards;", db)
+    if db == "postgres":
+        psql("TRUNCATE idempotency.guards;", PORTABLE_DB)
 
 
 def workload_claim_new():
     log(f"workload {W1}")
     reset_tables()
     psql("VACUUM ANALYZE idempotency.guards; VACUUM ANALYZE bench_raw.guards;")
+    psql("VACUUM ANALYZE idempotency.guards;", PORTABLE_DB)
 
     def contenders(sync):
         redis = Contender("Redis SET NX EX, no persistence", redis="fast") if sync == "off" else \
             Contender("Redis SET NX EX, appendfsync always", redis="durable")
         return [Contender("claim_guard()", "claim_guard_new.sql"),
+                portable("claim_guard()", "claim_guard_new.sql"),
                 Contender("raw INSERT ON CONFLICT", "raw_insert_new.sql", baseline=True),
                 Contender("PL/pgSQL INSERT ON CONFLICT", "plpgsql_claim_new.sql"),
                 redis]
@@ -362,6 +391,7 @@ def workload_batch_claims():
                       keys_per_call=BATCH_KEYS)
         return [Contender("claim_guards()", "claim_guards_100.sql", keys_per_call=BATCH_KEYS,
                           sample_waits=True),
+                portable("claim_guards()", "claim_guards_100.sql", keys_per_call=BATCH_KEYS),
                 Contender("raw INSERT ... SELECT ON CONFLICT", "raw_insert_batch_100.sql",
                           baseline=True, keys_per_call=BATCH_KEYS, sample_waits=True),
                 redis]
@@ -409,7 +439,9 @@ def preload_completed():
     reset_tables()
     load_guards("idempotency.guards", 1, PRELOAD_ROWS, "succeeded", "30 days")
     load_guards("bench_raw.guards", 1, PRELOAD_ROWS, "succeeded", "30 days")
+    load_guards("idempotency.guards", 1, PRELOAD_ROWS, "succeeded", "30 days", PORTABLE_DB)
     psql("VACUUM ANALYZE idempotency.guards; VACUUM ANALYZE bench_raw.guards;")
+    psql("VACUUM ANALYZE idempotency.guards;", PORTABLE_DB)
 
 
 def function_against_raw(workload, function, function_script, raw, raw_script):
@@ -418,6 +450,7 @@ def function_against_raw(workload, function, function_script, raw, raw_script):
     rows = {"rows": PRELOAD_ROWS}
     interleave(workload, lambda sync: [
         Contender(function, function_script, variables=rows),
+        portable(function, function_script, variables=rows),
         Contender(raw, raw_script, variables=rows, baseline=True)])
 
 
@@ -785,6 +818,7 @@ PRELOADED = {"2", "3", "5", "13"}
 def main():
     RESULTS.mkdir(parents=True, exist_ok=True)
     setup_database("postgres")
+    setup_portable_database()
     describe_machine()
     log(f"{SECONDS} s per run, {ROUNDS} rounds, clients {CLIENTS}, synchronous_commit {SYNCS}, "
         f"workloads {' '.join(sorted(WORKLOADS))}")

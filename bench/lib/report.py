@@ -172,6 +172,26 @@ def targets(results, table):
                 f"synchronous_commit={sync}" + (f" (target >= {threshold}x)" if threshold
                                                  else ""),
                 ratio, threshold, True, f"{ratio:.3f}x" if ratio else "")
+    # The portable edition (SQL and PL/pgSQL): against the raw statement (the
+    # table's ratio) and against the native edition (paired by round).
+    for workload, function, label, raw in (
+            ("1.", "claim_guard()", "new keys", "raw INSERT ON CONFLICT"),
+            ("2.", "claim_guard()", "duplicates", "raw INSERT ON CONFLICT"),
+            ("3.", "claim_or_lookup()", "replays", "raw SELECT"),
+            ("5.", "lookup()", "lookups", "raw PK SELECT"),
+            ("8.", "claim_guards()", "batch claims, 100 keys a call", "raw INSERT ... SELECT")):
+        for row in [r for r in table if r["workload"].startswith(workload)
+                    and r["contender"] == f"portable {function}"]:
+            setting = (f"{row['clients']} client{'s' if row['clients'] > 1 else ''}, "
+                       f"synchronous_commit={row['sync']}")
+            single = workload in ("1.", "2.")
+            add(f"portable {function} ({label}) " + (">= 0.8x" if single else "vs")
+                + f" {raw}, {setting}", row["ratio"], 0.8 if single else None, True,
+                f"{row['ratio']:.3f}x" if row["ratio"] else "")
+            ratio = paired(results, workload, f"portable {function}", function,
+                           row["clients"], row["sync"])
+            add(f"portable {function} ({label}) vs the native {function}, {setting}",
+                ratio, None, True, f"{ratio:.3f}x" if ratio else "")
     # Same-claim comparisons: a feature on against it off (ratio >= threshold).
     for prefix, contender, label, threshold in (
             ("9.", "claim_guard(), counters on", "claim_guard with counters on >= 0.97x counters off",
