@@ -5,17 +5,18 @@
 -- DEFINER), so "the caller" is the SET ROLE role (or the login role when
 -- none is set) and the login role, each checked unless a superuser.
 
--- Whether `role`'s restrictions (those of every role it has the privileges
--- of; none: unrestricted) allow `scope`.
+-- Whether `role`'s restrictions (those of every role it is a member of,
+-- directly or not, NOINHERIT memberships included, as the native edition's
+-- is_member_of_role; none: unrestricted) allow `scope`.
 CREATE FUNCTION idempotency.role_may_use(role pg_catalog.oid, scope pg_catalog.text)
 RETURNS pg_catalog.bool
 LANGUAGE sql STABLE
 AS $function$
     SELECT (SELECT r.rolsuper FROM pg_catalog.pg_roles AS r WHERE r.oid OPERATOR(pg_catalog.=) $1)
         OR NOT EXISTS (SELECT FROM idempotency.scope_access AS a
-                        WHERE pg_catalog.pg_has_role($1, a.role::pg_catalog.oid, 'USAGE'))
+                        WHERE pg_catalog.pg_has_role($1, a.role::pg_catalog.oid, 'MEMBER'))
         OR EXISTS (SELECT FROM idempotency.scope_access AS a
-                    WHERE pg_catalog.pg_has_role($1, a.role::pg_catalog.oid, 'USAGE')
+                    WHERE pg_catalog.pg_has_role($1, a.role::pg_catalog.oid, 'MEMBER')
                       AND CASE WHEN pg_catalog.right(a.pattern, 1) OPERATOR(pg_catalog.=) '*'
                                THEN pg_catalog.starts_with($2, pg_catalog.left(a.pattern, -1))
                                ELSE a.pattern OPERATOR(pg_catalog.=) $2 END)
