@@ -19,6 +19,7 @@ cleanup() {
   stop_cluster "$work/regress"
   stop_cluster "$work/isolation"
   stop_cluster "$work/integration"
+  stop_cluster "$work/docs"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -302,14 +303,34 @@ run_metadata_checks() {
   report "metadata (test/packaging/check_metadata.py)" "$passed" "$failed" "$status" "$log"
 }
 
+# 0e. The documentation against the code (scripts/check-docs.py): functions
+# and settings as a fresh server with the extension reports them, SQLSTATEs,
+# links and make targets; test/docs/test-check-docs.sh also shows each check
+# failing on a broken copy of the docs.
+run_docs_checks() {
+  local log=$logs/docs.log dir=$work/docs passed failed status
+  mkdir -p "$dir" && [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+  (
+    start_cluster "$dir" "$(free_port)" &&
+      "$PG_BIN/psql" -XAtq -v ON_ERROR_STOP=1 -d postgres -c 'CREATE EXTENSION idempotency' \
+        -f test/docs/facts.sql >"$work/docs-facts.json" &&
+      test/docs/test-check-docs.sh "$work/docs-facts.json"
+  ) >"$log" 2>&1
+  status=$?
+  stop_cluster "$dir"
+  read -r passed failed < <(awk '/^ok [0-9]+/{p++} /^not ok [0-9]+/{f++} END{print p+0, f+0}' "$log")
+  report "docs (scripts/check-docs.py)" "$passed" "$failed" "$status" "$log"
+}
+
 # SUITES runs a subset, in this order; the version matrix runs
 # "compile-fail regress isolation integration tap". The build always runs first.
-suites=" ${SUITES:-compile-fail metadata unit sanitize fuzz regress isolation integration tap examples citus} "
+suites=" ${SUITES:-compile-fail metadata docs unit sanitize fuzz regress isolation integration tap examples citus} "
 selected() { [[ "$suites" == *" $1 "* ]]; }
 
 if run_build; then
   selected compile-fail && { run_compile_fail_tests; run_layering_checks; }
   selected metadata && run_metadata_checks
+  selected docs && run_docs_checks
   selected unit && run_unit_tests
   selected sanitize && run_sanitized_unit_tests
   selected fuzz && run_fuzzing
