@@ -50,7 +50,7 @@ ERRCODE_MACROS = {
 }
 
 # Markdown files that are not the project's documentation (vendored, generated).
-SKIPPED_DIRS = {".git", "build", "dist", "node_modules", "output_iso", "results", "tmp_check",
+SKIPPED_DIRS = {".git", "build", "dist", "node_modules", "output_iso", "tmp_check",
                 "log", "vendor"}
 
 
