@@ -23,13 +23,31 @@ REGRESS = setup claim claim_attempt batch_claims claim_wait record_outcome recor
           dba_privileges scope_access bad_input table_changes extend_lease json_fingerprint limits drop_extension
 # pg_isolation_regress: test/isolation/specs/<name>.spec against
 # test/isolation/expected/<name>.out. TAP: PostgreSQL::Test::Cluster tests in
-# test/t. `make installcheck` runs all three against the server PGHOST/PGPORT
-# point to; `make prove_installcheck` runs the TAP tests alone (they start
-# their own clusters).
+# test/t. `make installcheck` runs all three (TAP_TESTS= leaves out the TAP
+# tests); `make prove_installcheck` runs the TAP tests alone. None needs a
+# server of ours, nor root: pg_regress and pg_isolation_regress start a
+# temporary instance (tmp_check, tmp_check_iso) of this PostgreSQL, where the
+# extension must be installed, with test/installcheck.conf's settings;
+# TEMP_INSTANCE= runs them against the server PGHOST/PGPORT point to instead,
+# which must have those settings. The TAP tests start their own clusters.
+# The databases are UTF8 with the C locale, whatever the user's locale.
 ISOLATION = $(sort $(basename $(notdir $(call in_source,test/isolation/specs/*.spec))))
-ISOLATION_OPTS = --inputdir=$(source_dir)/test/isolation
+TEMP_INSTANCE = 1
+test_server_opts = --encoding=UTF8 --no-locale $(if $(TEMP_INSTANCE), \
+  --temp-config=$(source_dir)/test/installcheck.conf --temp-instance=$(1))
+REGRESS_OPTS = $(call test_server_opts,tmp_check)
+ISOLATION_OPTS = --inputdir=$(source_dir)/test/isolation $(call test_server_opts,tmp_check_iso)
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
+# PostgreSQL::Test::Utils needs Perl's IPC::Run: without it `make installcheck`
+# says so and leaves out the TAP tests, and `make prove_installcheck` stops.
+ifneq ($(filter prove_installcheck $(if $(TAP_TESTS),installcheck),$(MAKECMDGOALS)),)
+ifneq ($(shell perl -MIPC::Run -e 1 2>/dev/null && echo found),found)
+tap_tests_refused = the TAP tests need Perl's IPC::Run (Debian: libipc-run-perl)
+TAP_TESTS =
+$(if $(filter installcheck,$(MAKECMDGOALS)),$(info $(tap_tests_refused): skipped))
+endif
+endif
 
 # Our own code builds warning-free; PostgreSQL's headers are system headers.
 PG_CPPFLAGS = -I$(source_dir)/src -isystem $(includedir_server)
@@ -90,6 +108,7 @@ object-directories:
 # PGXS runs TAP tests only inside installcheck; pgvector's habit, alone.
 .PHONY: prove_installcheck
 prove_installcheck:
+	$(if $(tap_tests_refused),$(error $(tap_tests_refused)))
 	$(prove_installcheck)
 -include $(OBJS:.o=.d)
 EXTRA_CLEAN = $(OBJS:.o=.d)

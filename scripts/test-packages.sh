@@ -4,11 +4,12 @@
 # from which every earlier install of the extension is removed first:
 #   apt install ./postgresql-N-idempotency_*.deb; pg_createcluster; the
 #   library in shared_preload_libraries; pg_ctlcluster start; CREATE EXTENSION;
-#   the pg_regress suite and the isolation specs (`make installcheck` with the
-#   installed pg_config, in a copy of the tree where nothing is built); the
-#   purge worker deleting expired guards, seen in worker_status(); then the
-#   removal: DROP EXTENSION, apt remove, a server that still preloads the
-#   library refuses to start, and starts once it is taken out.
+#   the pg_regress suite and the isolation specs against that cluster (`make
+#   installcheck TEMP_INSTANCE=` with the installed pg_config, in a copy of
+#   the tree where nothing is built); the purge worker deleting expired
+#   guards, seen in worker_status(); then the removal: DROP EXTENSION, apt
+#   remove, a server that still preloads the library refuses to start, and
+#   starts once it is taken out.
 # Then PGXN, in another fresh layer: `pgxn install` of the `make dist` zip (of
 # the committed tree plus uncommitted changes to tracked files), without the
 # source tree, and CREATE EXTENSION on a server that preloads it.
@@ -102,7 +103,7 @@ installcheck() {
   local expected passed failed_tests
   expected=$(expected_tests) || return 1
   in_layer "cd /build/idempotency && ! find . -name '*.so' | grep . &&
-    runuser -u postgres -- make -s installcheck TAP_TESTS= PG_CONFIG=$pg_config \
+    runuser -u postgres -- make -s installcheck TAP_TESTS= TEMP_INSTANCE= PG_CONFIG=$pg_config \
       PGHOST=/var/run/postgresql PGPORT=$port PGUSER=postgres" >"$work/installcheck.log" 2>&1
   local status=$?
   cat "$work/installcheck.log"

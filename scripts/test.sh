@@ -16,8 +16,6 @@ logs=$work/logs
 mkdir -p "$logs"
 chmod 777 "$logs"
 cleanup() {
-  stop_cluster "$work/regress"
-  stop_cluster "$work/isolation"
   stop_cluster "$work/integration"
   stop_cluster "$work/docs"
   rm -rf "$work"
@@ -150,35 +148,56 @@ run_fuzzing() {
   grep -oE '^Done [0-9]+ runs in [0-9]+ second\(s\)' "$log" | sed 's/^/      /'
 }
 
-# 2. pg_regress: `make installcheck` against a throwaway cluster.
+# The tree `make installcheck` runs in for the pg_regress, isolation and TAP
+# suites, as the cluster user (not root): a copy without scripts/, .git and
+# build output, so these suites show that it needs none of our scripts, only
+# the extension installed (run_build) and the tree as a clone has it. Made once.
+installcheck_tree=$work/tree
+make_installcheck_tree() {
+  [ -d "$installcheck_tree" ] && return 0
+  mkdir -p "$installcheck_tree" &&
+    tar -C "$repo" --exclude-vcs --exclude=./scripts --exclude=./build --exclude=./dist \
+      --exclude=./results --exclude=./output_iso --exclude='./tmp_check*' --exclude=./log \
+      --exclude='./regression.*' --exclude=node_modules \
+      --exclude='*.o' --exclude='*.bc' --exclude='*.so' --exclude='*.d' -cf - . |
+    tar -xf - -C "$installcheck_tree" &&
+    { [ "$(id -u)" -ne 0 ] || chown -R postgres: "$installcheck_tree"; }
+}
+
+# installcheck_in_tree MAKE_ARGS...: `make -s installcheck` (or another target
+# among MAKE_ARGS) in that tree as the cluster user, reaching no server of ours.
+# Every tool the TAP tests use is installed here, so the exporter's absence
+# fails 009_prometheus.pl instead of skipping it.
+installcheck_in_tree() {
+  make_installcheck_tree &&
+    as_cluster_user env PGHOST= PGPORT= PGUSER= PGDATABASE= IDEMPOTENCY_REQUIRE_EXPORTER=1 \
+      make -s -C "$installcheck_tree" PG_CONFIG="$PG_CONFIG" "$@"
+}
+
+# 2. pg_regress: `make installcheck` with only REGRESS, in the temporary
+# instance pg_regress starts with test/installcheck.conf.
 run_regression_tests() {
   local log=$logs/regress.log
-  mkdir -p "$work/regress" && [ "$(id -u)" -eq 0 ] && chown postgres: "$work/regress"
-  (
-    start_cluster "$work/regress" "$(free_port)" &&
-      make -s installcheck ISOLATION= TAP_TESTS= PG_CONFIG="$PG_CONFIG"
-  ) >"$log" 2>&1
+  installcheck_in_tree installcheck ISOLATION= TAP_TESTS= >"$log" 2>&1
   local status=$?
-  [ -f regression.diffs ] && cat regression.diffs >>"$log"
+  cat "$installcheck_tree/regression.diffs" >>"$log" 2>/dev/null
+  [ "$status" -ne 0 ] && tail -n 40 "$installcheck_tree/tmp_check/log/postmaster.log" >>"$log" 2>/dev/null
   local passed failed
   read -r passed failed < <(pg_regress_counts "$log")
   report "regress (pg_regress)" "$passed" "$failed" "$status" "$log"
 }
 
 # 3. Isolation: the specs in test/isolation/specs (concurrent sessions),
-# PGXS's `make installcheck` with only ISOLATION, against their own cluster.
+# `make installcheck` with only ISOLATION, in pg_isolation_regress's
+# temporary instance.
 run_isolation_tests() {
-  local log=$logs/isolation.log dir=$work/isolation
+  local log=$logs/isolation.log
   local specs
   specs=$(find test/isolation/specs -name '*.spec' | wc -l)
-  mkdir -p "$dir" && [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
-  rm -rf output_iso
-  (
-    start_cluster "$dir" "$(free_port)" &&
-      make -s installcheck REGRESS= TAP_TESTS= PG_CONFIG="$PG_CONFIG"
-  ) >"$log" 2>&1
+  installcheck_in_tree installcheck REGRESS= TAP_TESTS= >"$log" 2>&1
   local status=$?
-  [ -f output_iso/regression.diffs ] && cat output_iso/regression.diffs >>"$log"
+  cat "$installcheck_tree/output_iso/regression.diffs" >>"$log" 2>/dev/null
+  [ "$status" -ne 0 ] && tail -n 40 "$installcheck_tree/tmp_check_iso/log/postmaster.log" >>"$log" 2>/dev/null
   local passed failed
   read -r passed failed < <(pg_regress_counts "$log")
   # Every spec must have run.
@@ -214,23 +233,20 @@ run_integration_tests() {
 }
 
 # 5. TAP: PostgreSQL::Test::Cluster tests in test/t, through PGXS's
-# prove_installcheck, run as the cluster user. It keeps its clusters and logs
-# under the directory make runs in (tmp_check), so make runs in a scratch
-# directory with this tree as VPATH: the tree may not be writable by that user.
+# prove_installcheck in the same tree (they start their own clusters and keep
+# them and their logs in its tmp_check). A skipped test file (016 before
+# PostgreSQL 19) is named with its reason under the suite line.
 run_tap_tests() {
-  local log=$logs/tap.log tapdir=$work/tap
-  mkdir -p "$tapdir" && [ "$(id -u)" -eq 0 ] && chown postgres: "$tapdir"
-  (
-    as_cluster_user env PGPORT= PGHOST= PGUSER= \
-      make -s -C "$tapdir" -f "$repo/Makefile" VPATH="$repo" PG_CONFIG="$PG_CONFIG" \
-      PROVE_FLAGS=-v prove_installcheck
-  ) >"$log" 2>&1
+  local log=$logs/tap.log
+  installcheck_in_tree PROVE_FLAGS=-v prove_installcheck >"$log" 2>&1
   local status=$?
   local passed failed
   passed=$(grep -cE '^ok [0-9]+' "$log")
   failed=$(grep -cE '^not ok [0-9]+' "$log")
-  [ "$status" -ne 0 ] && find "$tapdir" -name '*.log' -exec tail -n 40 {} + >>"$log" 2>/dev/null
+  [ "$status" -ne 0 ] &&
+    find "$installcheck_tree/tmp_check" -name '*.log' -exec tail -n 40 {} + >>"$log" 2>/dev/null
   report "tap (prove)" "$passed" "$failed" "$status" "$log"
+  sed -nE 's|^(test/t/[^ ]+) \.+ skipped: (.*)$|      skipped: \1 (\2)|p' "$log"
 }
 
 # run_tap_line_suite LOG LABEL COMMAND...: runs a suite that prints TAP lines

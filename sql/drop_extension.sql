@@ -19,10 +19,14 @@ SELECT idempotency.record_outcome('drop', 'before', 'succeeded') AS recorded;
 
 -- CREATE EXTENSION refuses a schema "idempotency" made by someone else, or
 -- one with objects in it: they could shadow the extension's functions.
--- (No CONTEXT lines: PostgreSQL 18 adds the script's line to them.)
+-- (No CONTEXT lines: PostgreSQL 18 adds the script's line to them.) The
+-- refusal names the role running CREATE EXTENSION: a superuser of a fixed
+-- name here, not whichever user made the test instance.
 DROP EXTENSION idempotency;
 \set SHOW_CONTEXT never
 CREATE ROLE idem_mallory;
+CREATE ROLE idem_installer SUPERUSER;
+SET ROLE idem_installer;
 ALTER SCHEMA idempotency OWNER TO idem_mallory;
 CREATE EXTENSION idempotency;
 ALTER SCHEMA idempotency OWNER TO CURRENT_USER;
@@ -31,7 +35,9 @@ CREATE FUNCTION idempotency.claim_guard(scope varchar, key varchar) RETURNS bool
 CREATE EXTENSION idempotency;
 \set SHOW_CONTEXT errors
 DROP FUNCTION idempotency.claim_guard(varchar, varchar);
-DROP ROLE idem_mallory;
+RESET ROLE;
+ALTER SCHEMA idempotency OWNER TO CURRENT_USER;
+DROP ROLE idem_mallory, idem_installer;
 CREATE EXTENSION idempotency;
 SELECT idempotency.claim_guard('drop', 'after-check') AS claimed;
 

@@ -13,7 +13,15 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 my $exporter = '/usr/bin/prometheus-postgres-exporter';
-die "$exporter is missing: scripts/install-deps.sh installs it" unless -x $exporter;
+# Without the exporter this test is skipped, saying why; `make test` installs
+# it (scripts/install-deps.sh, the chroots' packages) and sets
+# IDEMPOTENCY_REQUIRE_EXPORTER=1, so there its absence is a failure.
+if (!-x $exporter)
+{
+	my $missing = "$exporter is missing (Debian package prometheus-postgres-exporter)";
+	die $missing if $ENV{IDEMPOTENCY_REQUIRE_EXPORTER};
+	plan skip_all => $missing;
+}
 my $queries = dirname(__FILE__) . '/../../monitoring/postgres_exporter_queries.yaml';
 
 my $node = PostgreSQL::Test::Cluster->new('prometheus');
