@@ -122,6 +122,7 @@ GuardStoreSession open_guard_store(Statements statements, LOCKMODE lock) {
   session.caller_context = CurrentMemoryContext;
   GetUserIdAndSecContext(&session.saved_user, &session.saved_security_context);
   session.table = call_pg([&]() noexcept { return &guard_table(lock); });
+  session.guc_nest_level = NewGUCNestLevel();
   SetUserIdAndSecContext(session.table->owner, session.saved_security_context |
                                                    SECURITY_LOCAL_USERID_CHANGE |
                                                    SECURITY_RESTRICTED_OPERATION);
@@ -132,6 +133,8 @@ GuardStoreSession open_guard_store(Statements statements, LOCKMODE lock) {
 void close_guard_store(const GuardStoreSession& session) {
   if (session.inserter != nullptr) call_pg([&]() noexcept { end_guard_inserts(session.inserter); });
   if (session.statements_connected) call_pg([]() noexcept { SPI_finish(); });
+  // As if aborted: what the owner's code SET goes, the caller's settings stay.
+  call_pg([&]() noexcept { AtEOXact_GUC(false, session.guc_nest_level); });
   SetUserIdAndSecContext(session.saved_user, session.saved_security_context);
 }
 
