@@ -8,8 +8,14 @@
 // 1.2 stay for databases not updated yet (ALTER EXTENSION ... UPDATE), as
 // thin wrappers over the same code.
 //
-// The guards table's own difference (1.2 added attempt_digest) is found
-// from the catalog, not from a version: guards/guard_table.hpp.
+// What differs in the tables is found from the catalog, never from a
+// version number, so it is not decided here; the differences are:
+// - 1.2 added idempotency.guards.attempt_digest (bytea): found by name
+//   (guards/guard_table.cpp); without it claims use the statements without
+//   the column (guards/guard_store.cpp) and an attempt is refused with 55000
+//   (claims/guard_claim.cpp);
+// - 1.2 added idempotency.scope_limits: without it there are no limits
+//   (config/scope_limits.cpp).
 #pragma once
 #include "glue/postgres.hpp"
 
