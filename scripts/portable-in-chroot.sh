@@ -51,8 +51,9 @@ check "no native idempotency library or control file on the server" \
   bash -c "! ls '$($pg_config --pkglibdir)/idempotency.so' '$($pg_config --sharedir)/extension/idempotency.control'"
 
 check "make portable builds both artifacts" python3 portable/build.py --out "$work/artifacts"
-plain=$work/artifacts/idempotency-portable--1.2.sql
-tle=$work/artifacts/idempotency-pgtle--1.2.sql
+version=$(sed -n "s/^default_version = '\\(.*\\)'$/\\1/p" idempotency.control)
+plain=$work/artifacts/idempotency-portable--$version.sql
+tle=$work/artifacts/idempotency-pgtle--$version.sql
 chmod -R a+rX "$work"
 
 preload=""
@@ -198,12 +199,12 @@ if [ "${PORTABLE_TLE:-0}" = 1 ]; then
     $(declare -f sql value); work=$work port=$port bin=$bin
     sql tle_admin regress_tle -c \"SELECT idempotency.claim_guard('upd', 'k');
                                    SELECT idempotency.record_outcome('upd', 'k', 'succeeded', '{\\\"kept\\\": true}')\" &&
-    sql tle_admin regress_tle -c \"SELECT pgtle.install_update_path('idempotency', '1.2', '1.2.1',
+    sql tle_admin regress_tle -c \"SELECT pgtle.install_update_path('idempotency', '$version', '$version.1',
         \\\$u\\\$COMMENT ON SCHEMA idempotency IS 'updated through pg_tle'\\\$u\\\$)\" &&
-    sql tle_admin regress_tle -c \"ALTER EXTENSION idempotency UPDATE TO '1.2.1'\" &&
+    sql tle_admin regress_tle -c \"ALTER EXTENSION idempotency UPDATE TO '$version.1'\" &&
     [ \"\$(value tle_admin regress_tle \"SELECT extversion || ' ' || obj_description('idempotency'::regnamespace) || ' ' ||
         (SELECT outcome::text FROM idempotency.lookup('upd', 'k')) FROM pg_extension WHERE extname = 'idempotency'\")\" = \
-       '1.2.1 updated through pg_tle {\"kept\": true}' ]"
+       '$version.1 updated through pg_tle {\"kept\": true}' ]"
   check "DROP EXTENSION removes every object, and CREATE EXTENSION works again" bash -c "
     $(declare -f sql value); work=$work port=$port bin=$bin
     sql tle_admin regress_tle -c 'DROP EXTENSION idempotency' &&

@@ -7,11 +7,14 @@ namespace {
 // An exception's text, copied into static storage inside the catch block so
 // that raising the ERROR afterwards allocates nothing and no exception object
 // is alive when ereport long-jumps.
+// The location is the throw site's (string literals: static storage), or
+// unknown (nullptr file) for an exception that carries none.
 struct PendingError {
   int sqlerrcode = 0;
   char message[2048] = {};
   char detail[2048] = {};
   char hint[1024] = {};
+  core::SourceLocation location;
 };
 
 PendingError pending;
@@ -21,8 +24,9 @@ int sqlstate_to_errcode(const char* code) {
 }
 
 void stage(int sqlerrcode, const char* message, const char* detail = nullptr,
-           const char* hint = nullptr) noexcept {
+           const char* hint = nullptr, core::SourceLocation location = {}) noexcept {
   pending.sqlerrcode = sqlerrcode;
+  pending.location = location;
   copy_clipped(pending.message, sizeof pending.message, message);
   copy_clipped(pending.detail, sizeof pending.detail, detail);
   copy_clipped(pending.hint, sizeof pending.hint, hint);
@@ -37,7 +41,7 @@ ErrorData* classify_current_exception() noexcept {
     return error.data();
   } catch (const core::GuardError& error) {
     stage(sqlstate_to_errcode(core::sqlstate_code(error.state())), error.what(),
-          error.detail().c_str(), error.hint().c_str());
+          error.detail().c_str(), error.hint().c_str(), error.location());
   } catch (const std::bad_alloc&) {
     stage(ERRCODE_OUT_OF_MEMORY, "out of memory in idempotency");
   } catch (const std::exception& error) {
@@ -48,10 +52,19 @@ ErrorData* classify_current_exception() noexcept {
   return nullptr;
 }
 
+// ereport() spelled out, so that errfinish() gets the staged location
+// (LOCATION: under VERBOSITY verbose, the server log's) instead of this one.
 [[noreturn]] void raise_staged(int elevel) {
-  ereport(elevel, (errcode(pending.sqlerrcode), errmsg("%s", pending.message),
-                   pending.detail[0] ? errdetail("%s", pending.detail) : 0,
-                   pending.hint[0] ? errhint("%s", pending.hint) : 0));
+  const core::SourceLocation& where = pending.location;
+  bool known = where.file != nullptr;
+  if (errstart(elevel, TEXTDOMAIN)) {
+    errcode(pending.sqlerrcode);
+    errmsg("%s", pending.message);
+    if (pending.detail[0]) errdetail("%s", pending.detail);
+    if (pending.hint[0]) errhint("%s", pending.hint);
+    errfinish(known ? where.file : __FILE__, known ? where.line : __LINE__,
+              known ? where.function : __func__);
+  }
   pg_unreachable();
 }
 
@@ -107,7 +120,8 @@ void run_worker_main(void (*body)(Datum), Datum argument) noexcept {
   // restart it after its restart interval.
   if (postgres_error != nullptr) {
     stage(postgres_error->sqlerrcode, postgres_error->message, postgres_error->detail,
-          postgres_error->hint);
+          postgres_error->hint,
+          {postgres_error->filename, postgres_error->lineno, postgres_error->funcname});
   }
   raise_staged(FATAL);
 }

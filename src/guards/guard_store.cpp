@@ -15,8 +15,9 @@ namespace {
 // for the scope's policy (cached per backend), which also keeps the INSERT
 // a plain single-shard statement for a distributed table.
 //
-// Each claim statement comes in two forms: for 1.2's table, which stores the
-// attempt's digest, and for a 1.0 or 1.1 table not updated yet.
+// Each claim statement comes in two forms: for a table with the
+// attempt_digest column, and for one without it (a 1.0 or 1.1 table not
+// updated yet: glue/schema_versions.hpp lists such differences).
 #define INSERT_GUARD(attempt_column, attempt_value)                          \
   "INSERT INTO idempotency.guards"                                           \
   " (scope, key, status, fingerprint, claim_token, claimed_at, expires_at, " \
@@ -28,7 +29,7 @@ namespace {
 
 PreparedStatement insert_statement{
     INSERT_GUARD(", attempt_digest", ", $8"), 8, {CLAIM_TYPES, BYTEAOID}};
-PreparedStatement insert_statement_before_12{INSERT_GUARD("", ""), 7, {CLAIM_TYPES}};
+PreparedStatement insert_statement_without_attempt{INSERT_GUARD("", ""), 7, {CLAIM_TYPES}};
 
 // For tables whose rows cannot be read directly (guard_table.hpp): every
 // column, in table order, then the attempt's digest.
@@ -38,7 +39,7 @@ PreparedStatement insert_statement_before_12{INSERT_GUARD("", ""), 7, {CLAIM_TYP
   " FROM idempotency.guards AS g WHERE " SAME_GUARD
 
 PreparedStatement read_statement{READ_GUARD(", g.attempt_digest"), 2, {TEXTOID, TEXTOID}};
-PreparedStatement read_statement_before_12{READ_GUARD(""), 2, {TEXTOID, TEXTOID}};
+PreparedStatement read_statement_without_attempt{READ_GUARD(""), 2, {TEXTOID, TEXTOID}};
 
 #define TAKE_OVER_GUARD(attempt_column)                                                      \
   "UPDATE idempotency.guards AS g SET status = 'pending', fingerprint = $3, outcome = NULL," \
@@ -50,7 +51,8 @@ PreparedStatement read_statement_before_12{READ_GUARD(""), 2, {TEXTOID, TEXTOID}
 
 PreparedStatement take_over_statement{
     TAKE_OVER_GUARD(", attempt_digest = $11"), 11, {CLAIM_TYPES, SEEN_TYPES, BYTEAOID}};
-PreparedStatement take_over_statement_before_12{TAKE_OVER_GUARD(""), 10, {CLAIM_TYPES, SEEN_TYPES}};
+PreparedStatement take_over_statement_without_attempt{
+    TAKE_OVER_GUARD(""), 10, {CLAIM_TYPES, SEEN_TYPES}};
 
 #undef INSERT_GUARD
 #undef READ_GUARD
@@ -122,6 +124,7 @@ GuardStoreSession open_guard_store(Statements statements, LOCKMODE lock) {
   session.caller_context = CurrentMemoryContext;
   GetUserIdAndSecContext(&session.saved_user, &session.saved_security_context);
   session.table = call_pg([&]() noexcept { return &guard_table(lock); });
+  session.guc_nest_level = NewGUCNestLevel();
   SetUserIdAndSecContext(session.table->owner, session.saved_security_context |
                                                    SECURITY_LOCAL_USERID_CHANGE |
                                                    SECURITY_RESTRICTED_OPERATION);
@@ -132,6 +135,8 @@ GuardStoreSession open_guard_store(Statements statements, LOCKMODE lock) {
 void close_guard_store(const GuardStoreSession& session) {
   if (session.inserter != nullptr) call_pg([&]() noexcept { end_guard_inserts(session.inserter); });
   if (session.statements_connected) call_pg([]() noexcept { SPI_finish(); });
+  // As if aborted: what the owner's code SET goes, the caller's settings stay.
+  call_pg([&]() noexcept { AtEOXact_GUC(false, session.guc_nest_level); });
   SetUserIdAndSecContext(session.saved_user, session.saved_security_context);
 }
 
@@ -149,7 +154,7 @@ GuardRow read_guard(GuardStoreSession& session, text* scope, text* key, OutcomeC
   bool attempts = table.attempt_column != InvalidAttrNumber;
   call_pg([&]() noexcept {
     Datum values[2] = {PointerGetDatum(scope), PointerGetDatum(key)};
-    PreparedStatement& statement = attempts ? read_statement : read_statement_before_12;
+    PreparedStatement& statement = attempts ? read_statement : read_statement_without_attempt;
     if (execute_prepared(statement, values, "  ") == 0) return;
     Datum columns[kGuardColumnCount + 1];
     bool nulls[kGuardColumnCount + 1];
@@ -177,7 +182,7 @@ bool insert_guard(GuardStoreSession& session, const ClaimWrite& write, ItemPoint
     Datum values[8];
     char nulls[9] = "        ";
     bind_claim(write, values, nulls);
-    if (!attempts) return execute_prepared(insert_statement_before_12, values, nulls) == 1;
+    if (!attempts) return execute_prepared(insert_statement_without_attempt, values, nulls) == 1;
     bind_attempt(write, 7, values, nulls);
     return execute_prepared(insert_statement, values, nulls) == 1;
   });
@@ -195,7 +200,7 @@ bool take_over_guard(GuardStoreSession& session, const ClaimWrite& write,
     std::string_view status = core::status_name(seen.status);
     values[8] = PointerGetDatum(cstring_to_text_with_len(status.data(), status.size()));
     values[9] = TimestampTzGetDatum(seen.expires_at);
-    if (!attempts) return execute_prepared(take_over_statement_before_12, values, nulls) == 1;
+    if (!attempts) return execute_prepared(take_over_statement_without_attempt, values, nulls) == 1;
     bind_attempt(write, 10, values, nulls);
     return execute_prepared(take_over_statement, values, nulls) == 1;
   });

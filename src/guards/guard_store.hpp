@@ -19,13 +19,16 @@ struct GuardInserter;
 // (until the transaction ends) and what is known of it is in `table`, the
 // current user is the table owner, and SPI is connected for the prepared
 // statements (at once, or on first use: a claim or lookup that needs no
-// statement never pays for it). On an ERROR the transaction (or
+// statement never pays for it). Settings changed while running as the owner
+// (a SET in a trigger, say) are undone by close_guard_store(), as amcheck
+// does: none outlives the call. On an ERROR the transaction (or
 // subtransaction) abort undoes the user switch and SPI, so there is nothing
 // to clean up by hand; the inserts' set-up (guard_heap.hpp) is freed and its
 // relations closed by the abort too.
 struct GuardStoreSession {
   Oid saved_user = InvalidOid;
   int saved_security_context = 0;
+  int guc_nest_level = 0;  // NewGUCNestLevel() at open_guard_store()
   MemoryContext caller_context = nullptr;
   bool statements_connected = false;
   const GuardTable* table = nullptr;

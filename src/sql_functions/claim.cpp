@@ -11,6 +11,7 @@
 #include "glue/result_rows.hpp"
 #include "config/scope_access.hpp"
 #include "counters/scope_table.hpp"
+#include "glue/schema_versions.hpp"
 #include "glue/server_state.hpp"
 #include "claims/wait_slots.hpp"
 #include "claims/cross_node_wait.hpp"
@@ -20,9 +21,8 @@ using namespace idempotency::pg;
 
 namespace {
 
-// Arguments 0 to 5 (scope, key, ttl, fingerprint, lease, and from 1.2
-// attempt: the 1.0 and 1.1 declarations, before ALTER EXTENSION UPDATE, pass
-// five), checked.
+// Arguments 0 to 5 (scope, key, ttl, fingerprint, lease, and attempt if the
+// declaration passes it: glue/schema_versions.hpp), checked.
 struct ClaimRequest {
   GuardKey guard_key;
   Interval* ttl = nullptr;
@@ -30,13 +30,13 @@ struct ClaimRequest {
   ClaimWrite write;
 };
 
-ClaimRequest claim_request(FunctionCallInfo fcinfo) {
+ClaimRequest claim_request(FunctionCallInfo fcinfo, schema_versions::ClaimArguments declared) {
   ClaimRequest request;
   request.guard_key = guard_key_arguments(fcinfo);
   request.ttl = interval_argument(fcinfo, 2);
   text* fingerprint = text_argument(fcinfo, 3);
   request.lease = interval_argument(fcinfo, 4);
-  text* attempt = PG_NARGS() > 5 ? text_argument(fcinfo, 5) : nullptr;
+  text* attempt = declared.attempt ? text_argument(fcinfo, 5) : nullptr;
   core::require_fingerprint(text_view(fingerprint));
   require_claim_durations(request.ttl, request.lease);
   bytea* attempt_digest = pg::attempt_digest(attempt);
@@ -64,12 +64,11 @@ bool blocked_by_pending(const ClaimResult& result) {
   return !result.claimed && result.existing.guard.status == core::GuardStatus::kPending;
 }
 
-// Argument 6 of claim_or_lookup: how long to wait (0: not at all). Absent
-// when a 1.1 declaration (five arguments) calls this library before
-// ALTER EXTENSION ... UPDATE.
-std::int64_t wait_argument(FunctionCallInfo fcinfo) {
+// Argument 6 of claim_or_lookup: how long to wait (0: not at all, or not
+// declared).
+std::int64_t wait_argument(FunctionCallInfo fcinfo, schema_versions::ClaimArguments declared) {
   constexpr int kWaitArgument = 6;
-  if (PG_NARGS() <= kWaitArgument) return 0;
+  if (!declared.wait) return 0;
   Interval* wait = interval_argument(fcinfo, kWaitArgument);
   if (wait == nullptr) return 0;
   TimestampTz now = current_instant();
@@ -135,19 +134,16 @@ ClaimResult wait_for_answer(ClaimRequest& request, TimestampTz deadline) {
   return result;
 }
 
-}  // namespace
-
-IDEMPOTENCY_SQL_FUNCTION(idempotency_claim_guard) {
-  ClaimRequest request = claim_request(fcinfo);
+Datum claim_guard(FunctionCallInfo fcinfo, schema_versions::ClaimArguments declared) {
+  ClaimRequest request = claim_request(fcinfo, declared);
   ClaimResult result = claim_once(request, OutcomeColumn::kSkip);
   if (!result.claimed) count_refusal(request.guard_key.scope_view, result, OutcomeColumn::kSkip);
   return BoolGetDatum(result.claimed);
 }
 
-// Arguments: scope, key, ttl, fingerprint, lease, attempt, wait.
-IDEMPOTENCY_SQL_FUNCTION(idempotency_claim_or_lookup) {
-  ClaimRequest request = claim_request(fcinfo);
-  std::int64_t wait = wait_argument(fcinfo);
+Datum claim_or_lookup(FunctionCallInfo fcinfo, schema_versions::ClaimArguments declared) {
+  ClaimRequest request = claim_request(fcinfo, declared);
+  std::int64_t wait = wait_argument(fcinfo, declared);
   TimestampTz deadline = current_instant() + wait;
   ClaimResult result = claim_once(request, OutcomeColumn::kCopy);
   if (wait > 0 && blocked_by_pending(result)) {
@@ -162,4 +158,25 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_claim_or_lookup) {
   begin_result_rows(fcinfo, kClaimStateColumns);
   add_result_row(fcinfo, values, nulls);
   return static_cast<Datum>(0);
+}
+
+}  // namespace
+
+// Arguments: scope, key, ttl, fingerprint, lease, attempt.
+IDEMPOTENCY_SQL_FUNCTION(idempotency_claim_guard_1_3) {
+  return claim_guard(fcinfo, schema_versions::kClaimGuard_1_3);
+}
+
+// Arguments: scope, key, ttl, fingerprint, lease, attempt, wait.
+IDEMPOTENCY_SQL_FUNCTION(idempotency_claim_or_lookup_1_3) {
+  return claim_or_lookup(fcinfo, schema_versions::kClaimOrLookup_1_3);
+}
+
+// The symbols of the 1.0 to 1.2 declarations, for databases not updated yet.
+IDEMPOTENCY_SQL_FUNCTION(idempotency_claim_guard) {
+  return claim_guard(fcinfo, schema_versions::legacy_claim_guard_arguments(fcinfo));
+}
+
+IDEMPOTENCY_SQL_FUNCTION(idempotency_claim_or_lookup) {
+  return claim_or_lookup(fcinfo, schema_versions::legacy_claim_or_lookup_arguments(fcinfo));
 }

@@ -1,6 +1,8 @@
-# ALTER EXTENSION idempotency UPDATE from 1.0 through 1.1 to 1.2: guards,
-# policies and grants are kept, the result is what a new installation has, and
-# a dump of the upgraded database restores with its grants.
+# ALTER EXTENSION idempotency UPDATE from 1.0 through 1.1 and 1.2 to 1.3, and
+# from 1.0 and 1.1 straight to 1.3: guards, policies and grants are kept, the
+# result is what a new installation has, and a dump of the upgraded database
+# restores with its grants. The library runs each older version before it is
+# updated.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -19,10 +21,12 @@ $node->safe_psql('postgres', q{
   CREATE ROLE auditor LOGIN;
   CREATE DATABASE upgraded;
   CREATE DATABASE fresh;
+  CREATE DATABASE from_10;
+  CREATE DATABASE from_11;
 });
 $node->safe_psql('fresh', 'CREATE EXTENSION idempotency');
 is($node->safe_psql('fresh', q{SELECT extversion FROM pg_extension WHERE extname = 'idempotency'}),
-   '1.2', 'a new installation is 1.2');
+   '1.3', 'a new installation is 1.3');
 
 $node->safe_psql('upgraded', q{
   CREATE EXTENSION idempotency VERSION '1.0';
@@ -66,9 +70,45 @@ is($node->safe_psql('upgraded', q{SET idempotency.direct_access = off;
    'true,false', '1.1 table: claims through SQL');
 $node->safe_psql('upgraded',
   q{DELETE FROM idempotency.guards WHERE key IN ('k-30', 'k-31')});
-$node->safe_psql('upgraded', q{ALTER EXTENSION idempotency UPDATE});
+$node->safe_psql('upgraded', q{ALTER EXTENSION idempotency UPDATE TO '1.2'});
 is($node->safe_psql('upgraded',
      q{SELECT extversion FROM pg_extension WHERE extname = 'idempotency'}), '1.2', 'updated to 1.2');
+
+# The 1.3 library runs 1.2's declarations, which name the symbols 1.0 and 1.1
+# named too (told apart by their argument count: glue/schema_versions.hpp).
+my $claim_symbols = q{SELECT string_agg(proname || ':' || prosrc, ',' ORDER BY proname)
+  FROM pg_proc WHERE pronamespace = 'idempotency'::regnamespace
+   AND proname IN ('claim_guard', 'claim_or_lookup')};
+is($node->safe_psql('upgraded', $claim_symbols),
+   'claim_guard:idempotency_claim_guard,claim_or_lookup:idempotency_claim_or_lookup',
+   '1.2 declarations name the legacy symbols');
+my $attempt_12 = q{'4c2e9f1a-attempt-at-1.2-000001'};
+my $first_12 = $node->safe_psql('upgraded', qq{
+  SELECT claimed::text || '/' || claim_token FROM idempotency.claim_or_lookup('payments', 'k-32',
+    attempt => $attempt_12)});
+like($first_12, qr{^true/\d+$}, '1.2 declaration: claim_or_lookup with an attempt claims');
+is($node->safe_psql('upgraded', qq{
+  SELECT claimed::text || '/' || claim_token FROM idempotency.claim_or_lookup('payments', 'k-32',
+    attempt => $attempt_12)}), $first_12,
+   '1.2 declaration: the attempt argument is read (the retry gets its claim back)');
+is($node->safe_psql('upgraded', qq{SELECT idempotency.claim_guard('payments', 'k-32',
+    attempt => $attempt_12)}), 't', '1.2 declaration: claim_guard reads its attempt too');
+my ($stdout_12, $stderr_12);
+$node->psql('upgraded', q{SELECT * FROM idempotency.claim_or_lookup('payments', 'k-32',
+    wait => '-1 second')}, stdout => \$stdout_12, stderr => \$stderr_12);
+like($stderr_12, qr/wait must not be negative/,
+   '1.2 declaration: the wait argument is read');
+is($node->safe_psql('upgraded', q{SELECT claimed::text || '/' || status
+    FROM idempotency.claim_or_lookup('payments', 'k-32', wait => '10 ms')}), 'false/pending',
+   '1.2 declaration: claim_or_lookup waits, then answers');
+$node->safe_psql('upgraded', q{DELETE FROM idempotency.guards WHERE key = 'k-32'});
+
+$node->safe_psql('upgraded', q{ALTER EXTENSION idempotency UPDATE});
+is($node->safe_psql('upgraded',
+     q{SELECT extversion FROM pg_extension WHERE extname = 'idempotency'}), '1.3', 'updated to 1.3');
+is($node->safe_psql('upgraded', $claim_symbols),
+   'claim_guard:idempotency_claim_guard_1_3,claim_or_lookup:idempotency_claim_or_lookup_1_3',
+   '1.3 binds the claim functions to symbols of their own');
 is($node->safe_psql('upgraded', $guards_query), $guards_before, 'guards unchanged');
 is($node->safe_psql('upgraded', q{SELECT ttl FROM idempotency.retention_policies}), '2 days',
    'retention policy kept');
@@ -91,6 +131,28 @@ my $init_privs = q{SELECT string_agg(p.oid::regprocedure || ' ' || i.initprivs::
   WHERE i.classoid = 'pg_proc'::regclass AND p.pronamespace = 'idempotency'::regnamespace};
 is($node->safe_psql('upgraded', $init_privs), $node->safe_psql('fresh', $init_privs),
    'the same privileges recorded as the extension\'s own (client grants are not among them)');
+
+# Straight from 1.0 and from 1.1 to 1.3, in one ALTER EXTENSION each.
+for my $from ('1.0', '1.1')
+{
+	my $database = 'from_' . ($from =~ s/\.//r);
+	$node->safe_psql($database, qq{CREATE EXTENSION idempotency VERSION '$from';
+	  SELECT idempotency.grant_client('app');
+	  SELECT idempotency.claim_guard('payments', 'k-1');});
+	$node->safe_psql($database, q{ALTER EXTENSION idempotency UPDATE});
+	is($node->safe_psql($database,
+		 q{SELECT extversion FROM pg_extension WHERE extname = 'idempotency'}), '1.3',
+	   "$from updated to 1.3 in one step");
+	is($node->safe_psql($database, $members), $node->safe_psql('fresh', $members),
+	   "$from -> 1.3: same extension members as a new installation");
+	is($node->safe_psql($database, $functions), $node->safe_psql('fresh', $functions),
+	   "$from -> 1.3: same function signatures and results as a new installation");
+	is($node->safe_psql($database, $claim_symbols), $node->safe_psql('fresh', $claim_symbols),
+	   "$from -> 1.3: the claim functions name the 1.3 symbols");
+	is($node->safe_psql($database, q{SET ROLE app;
+	  SELECT claimed::text || '/' || status FROM idempotency.claim_or_lookup('payments', 'k-1')}),
+	   'false/pending', "$from -> 1.3: the guard and the client grant are kept");
+}
 
 # The roles that could call the re-created functions still can.
 my ($stdout, $stderr);

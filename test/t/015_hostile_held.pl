@@ -429,13 +429,15 @@ my %expected = (
 	'drop_limits' => [ '00000', qw(22004) ],
 	'reset_counters' => [ '00000', qw(00000) ],
 	'distribute' => [ '55000', qw(22023 55000) ],
-	'on_workers' => [ '00000', qw(00000) ],);
-# Left out, and reported in issue 21's thread rather than held here:
-# grant_client, revoke_client, grant_admin and revoke_admin answer a NULL
-# role with 42601 (a syntax error from the GRANT they build), which the
-# README does not document; redate_shards is a Citus-only helper that
-# without Citus fails with 42883 for any arguments.
-my %not_held = map { $_ => 1 } qw(grant_client revoke_client grant_admin revoke_admin redate_shards);
+	'on_workers' => [ '00000', qw(00000) ],
+	# 1.3: a NULL role is 22004 (42601, a syntax error, before).
+	'grant_client' => [ '00000', qw(22004) ],
+	'revoke_client' => [ '00000', qw(22004) ],
+	'grant_admin' => [ '00000', qw(22004) ],
+	'revoke_admin' => [ '00000', qw(22004) ],);
+# Left out: redate_shards is a Citus-only helper that without Citus fails
+# with 42883 for any arguments.
+my %not_held = map { $_ => 1 } qw(redate_shards);
 
 my @functions = split /\n/, sql(q{
   SELECT p.proname || ' ' || array_to_string(p.proargnames[1:p.pronargs], ',') || ' '
@@ -476,6 +478,14 @@ for my $function (@functions)
 		is($got[$i], $expectation->[$i], "$name, $calls[$i]: $expectation->[$i]");
 	}
 }
+# 1.3's message for a NULL role names the function and the argument.
+{
+	my ($out, $err);
+	$node->psql('postgres', q{SELECT idempotency.revoke_admin(NULL)}, stdout => \$out, stderr => \$err);
+	like($err, qr/idempotency\.revoke_admin: role must not be NULL/,
+		'revoke_admin(NULL): the error names the function and its NULL role');
+}
+
 # The documented values behind some of those '00000's, and NULL entries
 # inside arrays.
 is(sql(q{SELECT idempotency.fingerprint(NULL, ARRAY['/a']) IS NULL}), 't',
