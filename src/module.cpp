@@ -4,7 +4,7 @@
 #include "claims/commit_wakeups.hpp"
 #include "glue/postgres.hpp"
 #include "config/limit_table.hpp"
-#include "config/scope_limits.hpp"
+#include "policies/scope_limits.hpp"
 #include "counters/scope_table.hpp"
 #include "glue/server_release.hpp"
 #include "glue/settings.hpp"

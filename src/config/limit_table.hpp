@@ -21,7 +21,7 @@
 // notices and looks the pattern up again.
 #pragma once
 #include "core/input_validation.hpp"
-#include "core/scope_limits.hpp"
+#include "core/limit_rules.hpp"
 #include "glue/postgres.hpp"
 
 #include <string>

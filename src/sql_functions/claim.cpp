@@ -9,7 +9,7 @@
 #include "glue/error_boundary.hpp"
 #include "claims/guard_claim.hpp"
 #include "glue/result_rows.hpp"
-#include "config/scope_access.hpp"
+#include "policies/scope_access.hpp"
 #include "counters/scope_table.hpp"
 #include "glue/server_state.hpp"
 #include "claims/wait_slots.hpp"

@@ -12,7 +12,7 @@
 #include "glue/error_boundary.hpp"
 #include "claims/guard_claim.hpp"
 #include "glue/result_rows.hpp"
-#include "config/scope_access.hpp"
+#include "policies/scope_access.hpp"
 #include "glue/server_state.hpp"
 
 #include <vector>

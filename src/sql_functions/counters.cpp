@@ -4,7 +4,7 @@
 #include "glue/error_boundary.hpp"
 #include "guards/guard_store.hpp"
 #include "glue/result_rows.hpp"
-#include "config/scope_access.hpp"
+#include "policies/scope_access.hpp"
 #include "counters/scope_table.hpp"
 
 using namespace idempotency;

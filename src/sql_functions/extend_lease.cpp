@@ -7,7 +7,7 @@
 #include "glue/arguments.hpp"
 #include "glue/error_boundary.hpp"
 #include "guards/guard_store.hpp"
-#include "config/scope_access.hpp"
+#include "policies/scope_access.hpp"
 #include "counters/scope_table.hpp"
 #include "glue/server_state.hpp"
 

@@ -5,7 +5,7 @@
 #include "claims/commit_wakeups.hpp"
 #include "claims/outcome_record.hpp"
 #include "glue/error_boundary.hpp"
-#include "config/scope_access.hpp"
+#include "policies/scope_access.hpp"
 #include "counters/scope_table.hpp"
 #include "glue/server_state.hpp"
 #include "glue/settings.hpp"

@@ -3,7 +3,7 @@
 #include "glue/error_boundary.hpp"
 #include "guards/guard_store.hpp"
 #include "guards/purge.hpp"
-#include "config/retention_policies.hpp"
+#include "policies/retention_policies.hpp"
 #include "glue/server_state.hpp"
 #include "worker/worker_registry.hpp"
 #include "worker/worker_settings.hpp"

@@ -1,7 +1,7 @@
 #include "glue/error_boundary.hpp"
 #include "glue/prepared_statement.hpp"
-#include "config/scope_access.hpp"
-#include "config/table_watch.hpp"
+#include "policies/scope_access.hpp"
+#include "policies/table_watch.hpp"
 
 #include <algorithm>
 #include <vector>

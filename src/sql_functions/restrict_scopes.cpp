@@ -2,7 +2,7 @@
 #include "glue/arguments.hpp"
 #include "glue/error_boundary.hpp"
 #include "guards/guard_store.hpp"
-#include "config/scope_access.hpp"
+#include "policies/scope_access.hpp"
 #include "glue/server_state.hpp"
 
 using namespace idempotency;

@@ -1,4 +1,4 @@
-#include "config/scope_limits.hpp"
+#include "policies/scope_limits.hpp"
 
 #include <algorithm>
 #include <unordered_map>
@@ -9,7 +9,7 @@
 #include "config/limit_table.hpp"
 #include "glue/prepared_statement.hpp"
 #include "counters/scope_table.hpp"
-#include "config/table_watch.hpp"
+#include "policies/table_watch.hpp"
 
 extern "C" {
 #include "storage/ipc.h"

@@ -1,7 +1,7 @@
-// Unit tests for src/core/scope_limits: the byte range a limit's pattern
+// Unit tests for src/core/limit_rules: the byte range a limit's pattern
 // covers (what its recount counts), the checks of set_limits' values, and
 // the IK005 error.
-#include "core/scope_limits.hpp"
+#include "core/limit_rules.hpp"
 
 #include <gtest/gtest.h>
 

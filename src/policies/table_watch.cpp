@@ -1,5 +1,5 @@
 #include "glue/error_boundary.hpp"
-#include "config/table_watch.hpp"
+#include "policies/table_watch.hpp"
 
 extern "C" {
 #include "utils/inval.h"
