@@ -7,7 +7,7 @@
 // occurrences meet the guard this call just wrote and answer as a retry does.
 #include "core/input_validation.hpp"
 #include "glue/arguments.hpp"
-#include "glue/array_arguments.hpp"
+#include "glue/batch_arguments.hpp"
 #include "claims/claim_state_row.hpp"
 #include "glue/error_boundary.hpp"
 #include "claims/guard_claim.hpp"

@@ -10,7 +10,7 @@
 #include "core/guard_events.hpp"
 #include "core/input_validation.hpp"
 #include "glue/arguments.hpp"
-#include "glue/array_arguments.hpp"
+#include "glue/batch_arguments.hpp"
 #include "claims/commit_wakeups.hpp"
 #include "claims/outcome_record.hpp"
 #include "glue/error_boundary.hpp"

@@ -1,4 +1,4 @@
-#include "glue/array_arguments.hpp"
+#include "glue/batch_arguments.hpp"
 #include "glue/arguments.hpp"
 #include "glue/error_boundary.hpp"
 
