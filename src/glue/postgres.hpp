@@ -2,7 +2,8 @@
 // library (PostgreSQL's macros would otherwise rewrite it) and with C linkage.
 #pragma once
 
-// The pure core first: its headers refuse to compile after postgres.h.
+// The standard library and the pure core before postgres.h (the core's headers
+// refuse to compile after it).
 #include "core/database_list.hpp"
 #include "core/guard_conflicts.hpp"
 #include "core/guard_error.hpp"
