@@ -1,6 +1,6 @@
 #include "claims/commit_wakeups.hpp"
+#include "core/subtransaction_list.hpp"
 #include "glue/error_boundary.hpp"
-#include "glue/subtransaction_list.hpp"
 #include "claims/wait_slots.hpp"
 
 namespace idempotency::pg {
@@ -9,7 +9,7 @@ namespace {
 // The wake-up slots this transaction touched, one entry per touch: as many
 // as it recorded or released guards. A slot touched twice is woken twice,
 // which costs a spinlock when nobody waits on it.
-SubtransactionList<std::uint32_t> touched;
+core::SubtransactionList<std::uint32_t> touched;
 
 void on_transaction_end(XactEvent event, void* /*argument*/) {
   if (touched.empty()) return;
@@ -43,7 +43,7 @@ void install_commit_wakeup_callbacks() {
 
 void wake_waiters_at_commit(std::string_view scope, std::string_view key) {
   if (!wait_slots_available()) return;
-  touched.add(wait_slot_index(scope, key));
+  touched.add(wait_slot_index(scope, key), GetCurrentSubTransactionId());
 }
 
 }  // namespace idempotency::pg

@@ -3,11 +3,11 @@
 #include <unordered_map>
 
 #include "core/scope_patterns.hpp"
+#include "core/subtransaction_list.hpp"
 #include "glue/arguments.hpp"
 #include "glue/error_boundary.hpp"
 #include "config/limit_table.hpp"
 #include "glue/prepared_statement.hpp"
-#include "glue/subtransaction_list.hpp"
 #include "counters/scope_table.hpp"
 #include "policies/table_watch.hpp"
 
@@ -225,7 +225,7 @@ struct Charge {
   LimitSlotRef slot;
   core::LimitKind kind;
 };
-SubtransactionList<Charge> charges;
+core::SubtransactionList<Charge> charges;
 
 void give_back(const Charge& charge) noexcept {
   if (slot_is_current(charge.slot)) add_to_slot(charge.slot.slot, charge.kind, -1);
@@ -241,7 +241,7 @@ struct SlotChange {
   LimitSlotRef taken;
   std::string pattern;
 };
-SubtransactionList<SlotChange> slot_changes;
+core::SubtransactionList<SlotChange> slot_changes;
 
 void undo_slot_change(const SlotChange& change) noexcept {
   if (!change.dropped) free_limit_slot(change.taken);
@@ -288,7 +288,7 @@ bool charge(Limit& limit, LimitSlotRef slot, core::LimitKind kind, bool& counted
   std::optional<std::int64_t> maximum =
       kind == core::LimitKind::kLive ? limit.max_live : limit.max_pending;
   if (!counted) add_to_slot(slot.slot, kind, 1);
-  charges.add({slot, kind});
+  charges.add({slot, kind}, GetCurrentSubTransactionId());
   if (!maximum || slot_count(slot.slot, kind) <= *maximum) return true;
   if (recount_if_due(slot, limit.pattern)) counted = true;
   return slot_count(slot.slot, kind) <= *maximum;
@@ -422,7 +422,7 @@ void upsert_scope_limits(text* pattern, std::optional<std::int64_t> max_live,
   // savepoint rolls this back, the slot stays without a row, to be reclaimed.)
   slot_changes.erase_if(
       [&name](const SlotChange& change) { return change.dropped && change.pattern == name; });
-  if (slot.taken_now) slot_changes.add({false, slot, {}});
+  if (slot.taken_now) slot_changes.add({false, slot, {}}, GetCurrentSubTransactionId());
   // Counted afresh at the next claim: while the pattern had no limit, nothing
   // counted its claims.
   pg_atomic_write_u64(&slot.slot->counted_at, 0);
@@ -438,7 +438,7 @@ bool delete_scope_limits(text* pattern) {
     return rows > 0;
   });
   if (deleted) {
-    slot_changes.add({true, {}, std::string(*text_view(pattern))});
+    slot_changes.add({true, {}, std::string(*text_view(pattern))}, GetCurrentSubTransactionId());
   }
   return deleted;
 }

@@ -2,22 +2,29 @@
 // by entry, each tagged with the subtransaction that did it: a subtransaction
 // that aborts drops its entries (its caller undoes them), one that commits
 // hands them to its parent, and the transaction's callback goes through
-// what is left. Backend-local; the owner registers the transaction and
-// subtransaction callbacks and calls these from them.
+// what is left. Backend-local; the owner registers PostgreSQL's transaction
+// and subtransaction callbacks, calls these from them, and tags each entry
+// with GetCurrentSubTransactionId() (a SubTransactionId, which is a uint32).
 #pragma once
-#include "glue/postgres.hpp"
+#include "core/pure_cpp.hpp"
 
 #include <algorithm>
+#include <cstddef>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
-namespace idempotency::pg {
+namespace idempotency::core {
+
+using SubtransactionId = std::uint32_t;
 
 template <typename Entry>
 class SubtransactionList {
  public:
-  // Remembers `entry` for the current subtransaction.
-  void add(Entry entry) { tagged_.push_back({std::move(entry), GetCurrentSubTransactionId()}); }
+  // Remembers `entry` for `subtransaction`, the current one.
+  void add(Entry entry, SubtransactionId subtransaction) {
+    tagged_.push_back({std::move(entry), subtransaction});
+  }
 
   // Makes room for `count` more entries, so that that many add() calls do
   // not throw.
@@ -26,7 +33,7 @@ class SubtransactionList {
   // At SUBXACT_EVENT_ABORT_SUB of `mine`: passes each of its entries, last
   // first, to `undo` (which must not throw), and forgets them.
   template <typename Undo>
-  void abort_subtransaction(SubTransactionId mine, Undo undo) noexcept {
+  void abort_subtransaction(SubtransactionId mine, Undo undo) noexcept {
     while (!tagged_.empty() && tagged_.back().subtransaction == mine) {
       undo(tagged_.back().entry);
       tagged_.pop_back();
@@ -34,7 +41,7 @@ class SubtransactionList {
   }
 
   // At SUBXACT_EVENT_COMMIT_SUB of `mine`: its entries become `parent`'s.
-  void commit_subtransaction(SubTransactionId mine, SubTransactionId parent) noexcept {
+  void commit_subtransaction(SubtransactionId mine, SubtransactionId parent) noexcept {
     for (auto tagged = tagged_.rbegin(); tagged != tagged_.rend() && tagged->subtransaction == mine;
          ++tagged) {
       tagged->subtransaction = parent;
@@ -75,9 +82,9 @@ class SubtransactionList {
   // entries, not the transaction's.
   struct Tagged {
     Entry entry;
-    SubTransactionId subtransaction;
+    SubtransactionId subtransaction;
   };
   std::vector<Tagged> tagged_;
 };
 
-}  // namespace idempotency::pg
+}  // namespace idempotency::core
