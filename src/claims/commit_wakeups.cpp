@@ -1,7 +1,9 @@
 #include "claims/commit_wakeups.hpp"
+
 #include "core/subtransaction_list.hpp"
-#include "glue/error_boundary.hpp"
+
 #include "claims/wait_slots.hpp"
+#include "glue/error_boundary.hpp"
 
 namespace idempotency::pg {
 namespace {

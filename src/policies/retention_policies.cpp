@@ -1,6 +1,7 @@
+#include "policies/retention_policies.hpp"
+
 #include "glue/error_boundary.hpp"
 #include "glue/prepared_statement.hpp"
-#include "policies/retention_policies.hpp"
 #include "policies/table_watch.hpp"
 
 extern "C" {

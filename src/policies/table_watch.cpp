@@ -1,5 +1,6 @@
-#include "glue/error_boundary.hpp"
 #include "policies/table_watch.hpp"
+
+#include "glue/error_boundary.hpp"
 
 extern "C" {
 #include "utils/inval.h"

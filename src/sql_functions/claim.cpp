@@ -3,16 +3,17 @@
 // answer (claims/wait_slots.hpp).
 #include "core/claim_wait.hpp"
 #include "core/input_validation.hpp"
-#include "glue/arguments.hpp"
+
 #include "claims/claim_state_row.hpp"
-#include "glue/error_boundary.hpp"
-#include "claims/guard_claim.hpp"
-#include "glue/result_rows.hpp"
-#include "policies/scope_access.hpp"
-#include "counters/scope_table.hpp"
-#include "glue/server_state.hpp"
-#include "claims/wait_slots.hpp"
 #include "claims/cross_node_wait.hpp"
+#include "claims/guard_claim.hpp"
+#include "claims/wait_slots.hpp"
+#include "counters/scope_table.hpp"
+#include "glue/arguments.hpp"
+#include "glue/error_boundary.hpp"
+#include "glue/result_rows.hpp"
+#include "glue/server_state.hpp"
+#include "policies/scope_access.hpp"
 
 using namespace idempotency;
 using namespace idempotency::pg;

@@ -1,15 +1,14 @@
 // Unit tests for src/core/claim_wait: the wait's bounds, the slot of a key,
 // and when a waiter must look again on its own (also when the guard's owner
 // may commit on another node).
-#include "core/claim_wait.hpp"
-
-#include <gtest/gtest.h>
-
 #include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
 
+#include <gtest/gtest.h>
+
+#include "core/claim_wait.hpp"
 #include "core/guard_error.hpp"
 #include "core/sql_state.hpp"
 
@@ -111,7 +110,6 @@ TEST(CrossNodeWait, AnEarlierWakeUpStays) {
   EXPECT_EQ(cross_node_wake_up(kNow + 20'000, kNow, true), kNow + 20'000);
   EXPECT_EQ(cross_node_wake_up(kNow - 1, kNow, true), kNow - 1);
 }
-
 
 }  // namespace
 }  // namespace idempotency::core
