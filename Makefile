@@ -13,7 +13,8 @@ in_source = $(patsubst $(source_dir)/%,%,$(wildcard $(addprefix $(source_dir)/,$
 
 EXTENSION = idempotency
 MODULE_big = idempotency
-SOURCES = $(sort $(call in_source,src/*.cpp $(foreach layer,core glue counters guards config claims worker sql_functions,src/$(layer)/*.cpp)))
+# Every source of src/; their layers are stated and checked by scripts/check-layering.sh.
+SOURCES = $(sort $(call in_source,src/*.cpp src/*/*.cpp))
 OBJS = $(SOURCES:.cpp=.o)
 DATA = $(call in_source,sql/idempotency--*.sql)
 

@@ -2,16 +2,16 @@
 // shared memory and background workers of the purge, and the wake-up slots
 // of claim_or_lookup's wait.
 #include "claims/commit_wakeups.hpp"
-#include "glue/postgres.hpp"
+#include "claims/wait_slots.hpp"
 #include "config/limit_table.hpp"
-#include "config/scope_limits.hpp"
 #include "counters/scope_table.hpp"
+#include "glue/postgres.hpp"
 #include "glue/server_release.hpp"
 #include "glue/settings.hpp"
-#include "claims/wait_slots.hpp"
+#include "policies/scope_limits.hpp"
+#include "worker/registration.hpp"
 #include "worker/worker_registry.hpp"
 #include "worker/worker_settings.hpp"
-#include "worker/registration.hpp"
 
 extern "C" {
 PG_MODULE_MAGIC;

@@ -1,5 +1,5 @@
 -- Scope restrictions (idempotency.restrict_scopes), checked as the native
--- edition does (src/config/scope_access.cpp) but without its per-backend
+-- edition does (src/policies/scope_access.cpp) but without its per-backend
 -- cache: every check reads idempotency.scope_access, so a change applies to
 -- the next statement. The client functions run as the table owner (SECURITY
 -- DEFINER), so "the caller" is the SET ROLE role (or the login role when

@@ -1,4 +1,5 @@
 #include "claims/claim_state_row.hpp"
+
 #include "glue/arguments.hpp"
 
 namespace idempotency::pg {

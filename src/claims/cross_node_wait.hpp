@@ -1,5 +1,5 @@
 // Whether the answer a waiter waits for may be committed on another node
-// (core/cross_node_wait.hpp): on a node of a Citus cluster, where the
+// (core/claim_wait.hpp): on a node of a Citus cluster, where the
 // guard's owner may be connected to any node.
 #pragma once
 #include "glue/postgres.hpp"

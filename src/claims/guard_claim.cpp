@@ -1,14 +1,16 @@
 #include "claims/guard_claim.hpp"
+
 #include "core/guard_conflicts.hpp"
 #include "core/guard_error.hpp"
 #include "core/input_validation.hpp"
+
+#include "counters/scope_table.hpp"
 #include "glue/arguments.hpp"
 #include "glue/error_boundary.hpp"
-#include "config/retention_policies.hpp"
-#include "config/scope_limits.hpp"
-#include "counters/scope_table.hpp"
 #include "glue/server_state.hpp"
 #include "glue/settings.hpp"
+#include "policies/retention_policies.hpp"
+#include "policies/scope_limits.hpp"
 
 extern "C" {
 #include "utils/builtins.h"

@@ -1,8 +1,10 @@
 #include "claims/outcome_record.hpp"
+
 #include "core/guard_conflicts.hpp"
+
+#include "counters/scope_table.hpp"
 #include "glue/arguments.hpp"
 #include "glue/error_boundary.hpp"
-#include "counters/scope_table.hpp"
 
 namespace idempotency::pg {
 namespace {

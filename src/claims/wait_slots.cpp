@@ -1,5 +1,7 @@
 #include "claims/wait_slots.hpp"
+
 #include "core/claim_wait.hpp"
+
 #include "glue/error_boundary.hpp"
 
 extern "C" {

@@ -20,12 +20,13 @@
 // A freed slot changes generation, so a backend still holding its address
 // notices and looks the pattern up again.
 #pragma once
-#include "core/input_validation.hpp"
-#include "core/scope_limits.hpp"
-#include "glue/postgres.hpp"
-
 #include <string>
 #include <vector>
+
+#include "core/input_validation.hpp"
+#include "core/limit_rules.hpp"
+
+#include "glue/postgres.hpp"
 
 extern "C" {
 #include "port/atomics.h"

@@ -43,4 +43,9 @@ Instant next_wake_up(const StoredGuard& guard, Instant deadline) {
   return wake_up;
 }
 
+Instant cross_node_wake_up(Instant wake_up, Instant now, bool other_nodes_commit) {
+  if (!other_nodes_commit) return wake_up;
+  return std::min(wake_up, now + kCrossNodeRecheckMicroseconds);
+}
+
 }  // namespace idempotency::core

@@ -36,4 +36,18 @@ std::uint32_t wait_slot_of(std::uint64_t seed, std::uint32_t database, std::stri
 // or the guard expires (either lets the waiter take it over).
 Instant next_wake_up(const StoredGuard& guard, Instant deadline);
 
+// Waits from any node of a Citus cluster. A waiter is woken at once by a
+// commit on its own node (claims/commit_wakeups.hpp), but the owner of the
+// guard may be connected to another node, whose commit wakes nobody here. So
+// on a node where Citus is installed a waiter also looks again at least every
+// kCrossNodeRecheckMicroseconds: it answers within that delay plus one
+// claim's round trip to the guard's shard after the owner's commit, wherever
+// the owner was. Only waiting calls re-check: no cost when nobody waits.
+constexpr std::int64_t kCrossNodeRecheckMicroseconds = 100 * 1000;  // 100 ms
+
+// When a waiter that would sleep until `wake_up` must look again: then, or,
+// when other nodes may commit the answer (`other_nodes_commit`), no later
+// than kCrossNodeRecheckMicroseconds after `now`.
+Instant cross_node_wake_up(Instant wake_up, Instant now, bool other_nodes_commit);
+
 }  // namespace idempotency::core

@@ -29,10 +29,11 @@
 // (and restarts `counting_since`) only. Requires shared_preload_libraries;
 // without it find_scope_entry() returns nullptr and nothing is counted.
 #pragma once
-#include "core/guard_events.hpp"
-#include "glue/postgres.hpp"
-
 #include <vector>
+
+#include "core/guard_events.hpp"
+
+#include "glue/postgres.hpp"
 
 extern "C" {
 #include "port/atomics.h"

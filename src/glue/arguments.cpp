@@ -1,5 +1,7 @@
-#include "core/input_validation.hpp"
 #include "glue/arguments.hpp"
+
+#include "core/input_validation.hpp"
+
 #include "glue/error_boundary.hpp"
 
 namespace idempotency::pg {

@@ -1,5 +1,6 @@
-#include "core/guard_error.hpp"
 #include "glue/error_boundary.hpp"
+
+#include "core/guard_error.hpp"
 
 namespace idempotency::pg {
 namespace {

@@ -2,18 +2,8 @@
 // library (PostgreSQL's macros would otherwise rewrite it) and with C linkage.
 #pragma once
 
-// The pure core first: its headers refuse to compile after postgres.h.
-#include "core/database_list.hpp"
-#include "core/guard_conflicts.hpp"
-#include "core/guard_error.hpp"
-#include "core/guard_rules.hpp"
-#include "core/guard_status.hpp"
-#include "core/input_validation.hpp"
-#include "core/purge_schedule.hpp"
-#include "core/claim_wait.hpp"
-#include "core/scope_patterns.hpp"
-#include "core/sql_state.hpp"
-
+// The standard library and the pure core before postgres.h (the core's headers
+// refuse to compile after it).
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -21,6 +11,17 @@
 #include <optional>
 #include <string_view>
 #include <type_traits>
+
+#include "core/claim_wait.hpp"
+#include "core/database_list.hpp"
+#include "core/guard_conflicts.hpp"
+#include "core/guard_error.hpp"
+#include "core/guard_rules.hpp"
+#include "core/guard_status.hpp"
+#include "core/input_validation.hpp"
+#include "core/purge_schedule.hpp"
+#include "core/scope_patterns.hpp"
+#include "core/sql_state.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -34,12 +35,12 @@ extern "C" {
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/builtins.h"
-#include "utils/datum.h"
-#include "mb/pg_wchar.h"
 #include "utils/datetime.h"
+#include "utils/datum.h"
 #include "utils/elog.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"

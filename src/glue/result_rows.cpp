@@ -1,4 +1,5 @@
 #include "glue/result_rows.hpp"
+
 #include "glue/error_boundary.hpp"
 
 namespace idempotency::pg {

@@ -1,8 +1,9 @@
-#include "core/guard_error.hpp"
-#include "core/guard_rules.hpp"
 #include "glue/server_state.hpp"
 
 #include <string>
+
+#include "core/guard_error.hpp"
+#include "core/guard_rules.hpp"
 
 namespace idempotency::pg {
 

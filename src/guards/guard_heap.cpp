@@ -1,4 +1,5 @@
 #include "guards/guard_heap.hpp"
+
 #include "glue/arguments.hpp"
 #include "glue/compat.hpp"
 

@@ -1,10 +1,12 @@
-#include "core/guard_error.hpp"
 #include "guards/guard_store.hpp"
+
+#include "core/guard_error.hpp"
+
 #include "glue/arguments.hpp"
 #include "glue/error_boundary.hpp"
+#include "glue/prepared_statement.hpp"
 #include "guards/guard_heap.hpp"
 #include "guards/guard_table.hpp"
-#include "glue/prepared_statement.hpp"
 
 namespace idempotency::pg {
 namespace {

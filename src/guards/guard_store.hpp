@@ -7,9 +7,11 @@
 // open_guard_store): client roles get no privileges on the table itself.
 #pragma once
 #include "core/pure_cpp.hpp"
+
 #include "core/guard_rules.hpp"
-#include "guards/guard_table.hpp"
+
 #include "glue/postgres.hpp"
+#include "guards/guard_table.hpp"
 
 namespace idempotency::pg {
 

@@ -1,4 +1,5 @@
 #include "guards/guard_table.hpp"
+
 #include "glue/compat.hpp"
 #include "glue/server_release.hpp"
 #include "glue/settings.hpp"
@@ -11,12 +12,12 @@ extern "C" {
 #include "catalog/pg_index.h"
 #include "catalog/pg_opfamily.h"
 #include "commands/extension.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/inval.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/syscache.h"
-#include "storage/lmgr.h"
 }
 
 namespace idempotency::pg {

@@ -1,8 +1,9 @@
 #include "guards/purge.hpp"
+
 #include "glue/error_boundary.hpp"
+#include "glue/prepared_statement.hpp"
 #include "guards/guard_heap.hpp"
 #include "guards/guard_table.hpp"
-#include "glue/prepared_statement.hpp"
 
 extern "C" {
 #include "commands/extension.h"

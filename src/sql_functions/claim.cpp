@@ -2,19 +2,19 @@
 // (claims/guard_claim.hpp), and claim_or_lookup's wait for a pending guard's
 // answer (claims/wait_slots.hpp).
 #include "core/claim_wait.hpp"
-#include "core/cross_node_wait.hpp"
 #include "core/input_validation.hpp"
-#include "glue/arguments.hpp"
+
 #include "claims/claim_state_row.hpp"
-#include "glue/error_boundary.hpp"
+#include "claims/cross_node_wait.hpp"
 #include "claims/guard_claim.hpp"
-#include "glue/result_rows.hpp"
-#include "config/scope_access.hpp"
+#include "claims/wait_slots.hpp"
 #include "counters/scope_table.hpp"
+#include "glue/arguments.hpp"
+#include "glue/error_boundary.hpp"
+#include "glue/result_rows.hpp"
 #include "glue/schema_versions.hpp"
 #include "glue/server_state.hpp"
-#include "claims/wait_slots.hpp"
-#include "claims/cross_node_wait.hpp"
+#include "policies/scope_access.hpp"
 
 using namespace idempotency;
 using namespace idempotency::pg;
@@ -113,7 +113,7 @@ ClaimResult claim_again_in(MemoryContext context, ClaimRequest& request) {
 // transaction commits an outcome or a release (the commit wakes the key's
 // slot), its lease or ttl runs out, or `deadline` passes, and claims again.
 // On a Citus node the owner's commit may be on another node, which wakes
-// nobody here: there it also claims again every 100 ms (core/cross_node_wait.hpp).
+// nobody here: there it also claims again every 100 ms (core/claim_wait.hpp).
 // The answer is what a call at that moment gets; it lives in a child of the
 // caller's memory context.
 ClaimResult wait_for_answer(ClaimRequest& request, TimestampTz deadline) {

@@ -5,17 +5,18 @@
 // batches racing on overlapping keys wait for each other's row locks in the
 // same order and never deadlock. A key given twice is claimed once: its later
 // occurrences meet the guard this call just wrote and answer as a retry does.
-#include "core/input_validation.hpp"
-#include "glue/arguments.hpp"
-#include "glue/array_arguments.hpp"
-#include "claims/claim_state_row.hpp"
-#include "glue/error_boundary.hpp"
-#include "claims/guard_claim.hpp"
-#include "glue/result_rows.hpp"
-#include "config/scope_access.hpp"
-#include "glue/server_state.hpp"
-
 #include <vector>
+
+#include "core/input_validation.hpp"
+
+#include "claims/claim_state_row.hpp"
+#include "claims/guard_claim.hpp"
+#include "glue/arguments.hpp"
+#include "glue/batch_arguments.hpp"
+#include "glue/error_boundary.hpp"
+#include "glue/result_rows.hpp"
+#include "glue/server_state.hpp"
+#include "policies/scope_access.hpp"
 
 using namespace idempotency;
 using namespace idempotency::pg;

@@ -9,8 +9,8 @@
 extern "C" {
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
-#include "utils/lsyscache.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 }
 
 using namespace idempotency;

@@ -1,11 +1,12 @@
 // counters_rows() (behind the idempotency.counters view) and reset_counters().
 #include "core/guard_events.hpp"
+
+#include "counters/scope_table.hpp"
 #include "glue/arguments.hpp"
 #include "glue/error_boundary.hpp"
-#include "guards/guard_store.hpp"
 #include "glue/result_rows.hpp"
-#include "config/scope_access.hpp"
-#include "counters/scope_table.hpp"
+#include "guards/guard_store.hpp"
+#include "policies/scope_access.hpp"
 
 using namespace idempotency;
 using namespace idempotency::pg;

@@ -4,12 +4,13 @@
 #include "core/guard_conflicts.hpp"
 #include "core/guard_rules.hpp"
 #include "core/input_validation.hpp"
+
+#include "counters/scope_table.hpp"
 #include "glue/arguments.hpp"
 #include "glue/error_boundary.hpp"
-#include "guards/guard_store.hpp"
-#include "config/scope_access.hpp"
-#include "counters/scope_table.hpp"
 #include "glue/server_state.hpp"
+#include "guards/guard_store.hpp"
+#include "policies/scope_access.hpp"
 
 using namespace idempotency;
 using namespace idempotency::pg;

@@ -10,16 +10,17 @@
 // their tokens checks for interrupts, so statement_timeout and
 // pg_cancel_backend stop it. All of it lives in a memory context of its own,
 // deleted when the call returns (freed by the abort when it fails).
+#include <exception>
+#include <stdexcept>
+#include <string>
+
 #include "core/canonical_json.hpp"
 #include "core/canonical_number.hpp"
 #include "core/canonical_text.hpp"
 #include "core/guard_error.hpp"
+
 #include "glue/arguments.hpp"
 #include "glue/error_boundary.hpp"
-
-#include <exception>
-#include <stdexcept>
-#include <string>
 
 using namespace idempotency;
 using namespace idempotency::pg;

@@ -1,14 +1,15 @@
 // set_limits(), drop_limits() and limit_usage() (behind the idempotency.limits
 // view): per-pattern limits on the guards a scope may hold, for DBAs.
-#include "core/scope_limits.hpp"
+#include "core/limit_rules.hpp"
 #include "core/scope_patterns.hpp"
+
+#include "config/limit_table.hpp"
 #include "glue/arguments.hpp"
 #include "glue/error_boundary.hpp"
-#include "guards/guard_store.hpp"
-#include "config/limit_table.hpp"
 #include "glue/result_rows.hpp"
-#include "config/scope_limits.hpp"
 #include "glue/server_state.hpp"
+#include "guards/guard_store.hpp"
+#include "policies/scope_limits.hpp"
 
 using namespace idempotency;
 using namespace idempotency::pg;

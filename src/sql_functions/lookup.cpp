@@ -1,11 +1,12 @@
 // lookup(): the live guard for a (scope, key), if any. Works on standbys.
 #include "core/guard_rules.hpp"
+
 #include "glue/arguments.hpp"
 #include "glue/error_boundary.hpp"
-#include "guards/guard_store.hpp"
 #include "glue/result_rows.hpp"
-#include "config/scope_access.hpp"
 #include "glue/server_state.hpp"
+#include "guards/guard_store.hpp"
+#include "policies/scope_access.hpp"
 
 using namespace idempotency;
 using namespace idempotency::pg;

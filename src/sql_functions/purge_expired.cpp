@@ -1,12 +1,12 @@
 // purge_expired(): what the purge worker runs, for a DBA to call by hand. It
 // runs in the caller's transaction, in batches (which bound the memory of each
 // statement, not the locks: those are held until the caller commits).
+#include "counters/scope_table.hpp"
 #include "glue/arguments.hpp"
 #include "glue/error_boundary.hpp"
+#include "glue/server_state.hpp"
 #include "guards/guard_store.hpp"
 #include "guards/purge.hpp"
-#include "counters/scope_table.hpp"
-#include "glue/server_state.hpp"
 #include "worker/worker_settings.hpp"
 
 using namespace idempotency;

@@ -1,14 +1,15 @@
 // record_outcome(): the write-once result of a claimed guard.
 #include "core/guard_rules.hpp"
 #include "core/input_validation.hpp"
-#include "glue/arguments.hpp"
+
 #include "claims/commit_wakeups.hpp"
 #include "claims/outcome_record.hpp"
-#include "glue/error_boundary.hpp"
-#include "config/scope_access.hpp"
 #include "counters/scope_table.hpp"
+#include "glue/arguments.hpp"
+#include "glue/error_boundary.hpp"
 #include "glue/server_state.hpp"
 #include "glue/settings.hpp"
+#include "policies/scope_access.hpp"
 
 using namespace idempotency;
 using namespace idempotency::pg;

@@ -7,20 +7,21 @@
 // same order and never deadlock. A key given twice is recorded by its first
 // occurrence; a later one with the same status and outcome answers false (a
 // retry), one with a different outcome raises IK003.
+#include <vector>
+
 #include "core/guard_events.hpp"
 #include "core/input_validation.hpp"
-#include "glue/arguments.hpp"
-#include "glue/array_arguments.hpp"
+
 #include "claims/commit_wakeups.hpp"
 #include "claims/outcome_record.hpp"
+#include "counters/scope_table.hpp"
+#include "glue/arguments.hpp"
+#include "glue/batch_arguments.hpp"
 #include "glue/error_boundary.hpp"
 #include "glue/result_rows.hpp"
-#include "config/scope_access.hpp"
-#include "counters/scope_table.hpp"
 #include "glue/server_state.hpp"
 #include "glue/settings.hpp"
-
-#include <vector>
+#include "policies/scope_access.hpp"
 
 using namespace idempotency;
 using namespace idempotency::pg;

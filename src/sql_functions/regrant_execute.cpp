@@ -6,11 +6,12 @@
 // because CREATE EXTENSION recreates them. These grants are the DBA's own
 // (grant_client, or a plain GRANT), so they are made as the DBA made them:
 // outside that recording, and pg_dump keeps dumping them.
+#include <string>
+
 #include "core/guard_error.hpp"
+
 #include "glue/error_boundary.hpp"
 #include "glue/prepared_statement.hpp"
-
-#include <string>
 
 extern "C" {
 #include "commands/extension.h"

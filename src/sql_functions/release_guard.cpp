@@ -1,13 +1,14 @@
 // release_guard(): give up a pending claim whose side effect did not happen.
 #include "core/guard_conflicts.hpp"
 #include "core/guard_rules.hpp"
-#include "glue/arguments.hpp"
+
 #include "claims/commit_wakeups.hpp"
-#include "glue/error_boundary.hpp"
-#include "guards/guard_store.hpp"
-#include "config/scope_access.hpp"
 #include "counters/scope_table.hpp"
+#include "glue/arguments.hpp"
+#include "glue/error_boundary.hpp"
 #include "glue/server_state.hpp"
+#include "guards/guard_store.hpp"
+#include "policies/scope_access.hpp"
 
 using namespace idempotency;
 using namespace idempotency::pg;

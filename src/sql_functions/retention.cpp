@@ -1,10 +1,10 @@
 // set_retention() and drop_retention(): per-scope time to live, for DBAs.
 #include "glue/arguments.hpp"
 #include "glue/error_boundary.hpp"
+#include "glue/server_state.hpp"
 #include "guards/guard_store.hpp"
 #include "guards/purge.hpp"
-#include "config/retention_policies.hpp"
-#include "glue/server_state.hpp"
+#include "policies/retention_policies.hpp"
 #include "worker/worker_registry.hpp"
 #include "worker/worker_settings.hpp"
 

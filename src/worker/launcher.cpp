@@ -5,10 +5,11 @@
 // that do not exist yet instead of letting their workers crash in a loop.
 #include "core/database_list.hpp"
 #include "core/purge_schedule.hpp"
+
 #include "glue/error_boundary.hpp"
-#include "worker/worker_registry.hpp"
 #include "worker/registration.hpp"
 #include "worker/worker_loop.hpp"
+#include "worker/worker_registry.hpp"
 
 extern "C" {
 #include "access/heapam.h"

@@ -1,5 +1,6 @@
-#include "core/guard_error.hpp"
 #include "worker/own_transaction.hpp"
+
+#include "core/guard_error.hpp"
 
 extern "C" {
 #include "utils/timeout.h"

@@ -1,5 +1,6 @@
-#include "glue/error_boundary.hpp"
 #include "worker/worker_registry.hpp"
+
+#include "glue/error_boundary.hpp"
 #include "worker/worker_settings.hpp"
 
 extern "C" {

@@ -2,6 +2,7 @@
 // idempotency.worker_status(). One slot per database in idempotency.databases.
 #pragma once
 #include "core/database_list.hpp"
+
 #include "glue/postgres.hpp"
 
 namespace idempotency::pg {

@@ -1,6 +1,7 @@
+#include "worker/worker_settings.hpp"
+
 #include "core/database_list.hpp"
 #include "core/guard_error.hpp"
-#include "worker/worker_settings.hpp"
 
 namespace idempotency::pg {
 

@@ -1,15 +1,16 @@
-#include <gtest/gtest.h>
-
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "core/canonical_json.hpp"
 #include "core/canonical_number.hpp"
 #include "core/canonical_text.hpp"
 #include "core/guard_error.hpp"
+
 #include "string_text.hpp"
 
 namespace idempotency::core {

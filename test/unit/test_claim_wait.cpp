@@ -1,14 +1,14 @@
 // Unit tests for src/core/claim_wait: the wait's bounds, the slot of a key,
-// and when a waiter must look again on its own.
-#include "core/claim_wait.hpp"
-
-#include <gtest/gtest.h>
-
+// and when a waiter must look again on its own (also when the guard's owner
+// may commit on another node).
 #include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
 
+#include <gtest/gtest.h>
+
+#include "core/claim_wait.hpp"
 #include "core/guard_error.hpp"
 #include "core/sql_state.hpp"
 
@@ -93,6 +93,22 @@ TEST(NextWakeUp, TheLeaseOrTheExpiryWhenEarlier) {
   guard.lease_expires_at = kNow + 2 * kSecond;
   EXPECT_EQ(next_wake_up(guard, kNow + 10 * kSecond), kNow + 2 * kSecond);
   EXPECT_EQ(next_wake_up(guard, kNow + kSecond), kNow + kSecond);
+}
+
+TEST(CrossNodeWait, OneNodeSleepsUntilItsWakeUp) {
+  EXPECT_EQ(cross_node_wake_up(kNow + 30 * kSecond, kNow, false), kNow + 30 * kSecond);
+}
+
+TEST(CrossNodeWait, OtherNodesCapTheSleepAtTheRecheckInterval) {
+  EXPECT_EQ(cross_node_wake_up(kNow + 30 * kSecond, kNow, true),
+            kNow + kCrossNodeRecheckMicroseconds);
+  EXPECT_EQ(kCrossNodeRecheckMicroseconds, kSecond / 10);
+}
+
+TEST(CrossNodeWait, AnEarlierWakeUpStays) {
+  // the wait's end, a lease or the ttl before the next re-check
+  EXPECT_EQ(cross_node_wake_up(kNow + 20'000, kNow, true), kNow + 20'000);
+  EXPECT_EQ(cross_node_wake_up(kNow - 1, kNow, true), kNow - 1);
 }
 
 }  // namespace

@@ -1,9 +1,5 @@
 // Unit tests for src/core/guard_conflicts (the conflict errors), and for the
 // pieces they are made of: GuardError and the SQLSTATE codes.
-#include "core/guard_conflicts.hpp"
-
-#include <gtest/gtest.h>
-
 #include <cctype>
 #include <cstring>
 #include <iterator>
@@ -14,6 +10,9 @@
 #include <string_view>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include "core/guard_conflicts.hpp"
 #include "core/guard_error.hpp"
 #include "core/sql_state.hpp"
 

@@ -1,9 +1,5 @@
 // Unit tests for src/core/guard_rules: what a claim, a recorded outcome and a
 // release do to an existing guard, and how claim tokens are made.
-#include "core/guard_rules.hpp"
-
-#include <gtest/gtest.h>
-
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -12,6 +8,9 @@
 #include <string>
 #include <string_view>
 
+#include <gtest/gtest.h>
+
+#include "core/guard_rules.hpp"
 #include "core/guard_status.hpp"
 
 #include "printers.hpp"

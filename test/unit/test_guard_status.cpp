@@ -1,12 +1,12 @@
 // Unit tests for src/core/guard_status: the stored names of the statuses.
-#include "core/guard_status.hpp"
-
-#include <gtest/gtest.h>
-
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+
+#include <gtest/gtest.h>
+
+#include "core/guard_status.hpp"
 
 #include "printers.hpp"
 

@@ -1,8 +1,4 @@
 // Unit tests for src/core/input_validation: every rule and every boundary.
-#include "core/input_validation.hpp"
-
-#include <gtest/gtest.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -11,8 +7,11 @@
 #include <string>
 #include <string_view>
 
+#include <gtest/gtest.h>
+
 #include "core/guard_error.hpp"
 #include "core/guard_status.hpp"
+#include "core/input_validation.hpp"
 #include "core/sql_state.hpp"
 
 #include "printers.hpp"

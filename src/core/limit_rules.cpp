@@ -1,4 +1,4 @@
-#include "core/scope_limits.hpp"
+#include "core/limit_rules.hpp"
 
 namespace idempotency::core {
 

@@ -2,10 +2,11 @@
 // scope and its keys, the arrays of one entry per key, and the order the keys
 // are taken in.
 #pragma once
-#include "core/input_validation.hpp"
-#include "glue/postgres.hpp"
-
 #include <vector>
+
+#include "core/input_validation.hpp"
+
+#include "glue/postgres.hpp"
 
 namespace idempotency::pg {
 

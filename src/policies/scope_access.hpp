@@ -5,8 +5,8 @@
 // The rows are cached per backend (see table_watch.hpp). The common case, no
 // restrictions at all, costs one check.
 #pragma once
-#include "guards/guard_store.hpp"
 #include "glue/postgres.hpp"
+#include "guards/guard_store.hpp"
 
 namespace idempotency::pg {
 

@@ -1,15 +1,16 @@
-#include "config/scope_limits.hpp"
+#include "policies/scope_limits.hpp"
 
-#include <algorithm>
 #include <unordered_map>
 
 #include "core/scope_patterns.hpp"
+#include "core/subtransaction_list.hpp"
+
+#include "config/limit_table.hpp"
+#include "counters/scope_table.hpp"
 #include "glue/arguments.hpp"
 #include "glue/error_boundary.hpp"
-#include "config/limit_table.hpp"
 #include "glue/prepared_statement.hpp"
-#include "counters/scope_table.hpp"
-#include "config/table_watch.hpp"
+#include "policies/table_watch.hpp"
 
 extern "C" {
 #include "storage/ipc.h"
@@ -224,9 +225,8 @@ bool recount_if_due(LimitSlotRef ref, const std::string& pattern) {
 struct Charge {
   LimitSlotRef slot;
   core::LimitKind kind;
-  SubTransactionId subtransaction;
 };
-std::vector<Charge> charges;
+core::SubtransactionList<Charge> charges;
 
 void give_back(const Charge& charge) noexcept {
   if (slot_is_current(charge.slot)) add_to_slot(charge.slot.slot, charge.kind, -1);
@@ -241,9 +241,8 @@ struct SlotChange {
   bool dropped;  // false: a slot taken by set_limits
   LimitSlotRef taken;
   std::string pattern;
-  SubTransactionId subtransaction;
 };
-std::vector<SlotChange> slot_changes;
+core::SubtransactionList<SlotChange> slot_changes;
 
 void undo_slot_change(const SlotChange& change) noexcept {
   if (!change.dropped) free_limit_slot(change.taken);
@@ -253,14 +252,14 @@ void on_transaction_end(XactEvent event, void*) {
   switch (event) {
     case XACT_EVENT_ABORT:
     case XACT_EVENT_PARALLEL_ABORT:
-      for (const Charge& charge : charges) give_back(charge);
-      for (const SlotChange& change : slot_changes) undo_slot_change(change);
+      charges.for_each(give_back);
+      slot_changes.for_each(undo_slot_change);
       break;
     case XACT_EVENT_COMMIT:
     case XACT_EVENT_PARALLEL_COMMIT:
-      for (const SlotChange& change : slot_changes) {
+      slot_changes.for_each([](const SlotChange& change) {
         if (change.dropped) free_limit_slot(change.pattern);
-      }
+      });
       break;
     case XACT_EVENT_PREPARE:
       break;
@@ -271,30 +270,14 @@ void on_transaction_end(XactEvent event, void*) {
   slot_changes.clear();
 }
 
-// A subtransaction's charges and slot changes are the tail of their lists:
-// any made after them were made by subtransactions nested in it, which have
-// ended and either undone theirs or handed them to it. So ending one costs
-// its own, not the transaction's.
 void on_subtransaction_end(SubXactEvent event, SubTransactionId mine, SubTransactionId parent,
                            void*) {
   if (event == SUBXACT_EVENT_ABORT_SUB) {
-    while (!charges.empty() && charges.back().subtransaction == mine) {
-      give_back(charges.back());
-      charges.pop_back();
-    }
-    while (!slot_changes.empty() && slot_changes.back().subtransaction == mine) {
-      undo_slot_change(slot_changes.back());
-      slot_changes.pop_back();
-    }
+    charges.abort_subtransaction(mine, give_back);
+    slot_changes.abort_subtransaction(mine, undo_slot_change);
   } else if (event == SUBXACT_EVENT_COMMIT_SUB) {
-    for (auto charge = charges.rbegin(); charge != charges.rend() && charge->subtransaction == mine;
-         ++charge) {
-      charge->subtransaction = parent;
-    }
-    for (auto change = slot_changes.rbegin();
-         change != slot_changes.rend() && change->subtransaction == mine; ++change) {
-      change->subtransaction = parent;
-    }
+    charges.commit_subtransaction(mine, parent);
+    slot_changes.commit_subtransaction(mine, parent);
   }
 }
 
@@ -306,7 +289,7 @@ bool charge(Limit& limit, LimitSlotRef slot, core::LimitKind kind, bool& counted
   std::optional<std::int64_t> maximum =
       kind == core::LimitKind::kLive ? limit.max_live : limit.max_pending;
   if (!counted) add_to_slot(slot.slot, kind, 1);
-  charges.push_back({slot, kind, GetCurrentSubTransactionId()});
+  charges.add({slot, kind}, GetCurrentSubTransactionId());
   if (!maximum || slot_count(slot.slot, kind) <= *maximum) return true;
   if (recount_if_due(slot, limit.pattern)) counted = true;
   return slot_count(slot.slot, kind) <= *maximum;
@@ -391,7 +374,7 @@ void charge_claim(std::string_view scope, bool new_guard, bool new_pending) {
   if (limits->empty()) return;
   const std::vector<std::size_t>& covering = limits_of(scope);
   if (covering.empty()) return;
-  charges.reserve(charges.size() + 2 * covering.size());  // no throw once charging
+  charges.reserve_more(2 * covering.size());  // no throw once charging
   std::size_t first_charge = charges.size();
   try {
     for (std::size_t index : covering) {
@@ -416,10 +399,7 @@ void charge_claim(std::string_view scope, bool new_guard, bool new_pending) {
       }
     }
   } catch (...) {
-    for (std::size_t position = first_charge; position < charges.size(); ++position) {
-      give_back(charges[position]);
-    }
-    charges.resize(first_charge);
+    charges.truncate(first_charge, give_back);
     throw;
   }
 }
@@ -437,16 +417,13 @@ void upsert_scope_limits(text* pattern, std::optional<std::int64_t> max_live,
     execute_prepared(upsert_statement, values, nulls);
     SPI_finish();
   });
-  slot_changes.reserve(slot_changes.size() + 1);  // no throw once the slot is taken
+  slot_changes.reserve_more(1);  // no throw once the slot is taken
   LimitSlotRef slot = require_limit_slot(name);
   // Set again after a drop in this transaction: its slot must stay. (If a
   // savepoint rolls this back, the slot stays without a row, to be reclaimed.)
-  slot_changes.erase(std::remove_if(slot_changes.begin(), slot_changes.end(),
-                                    [&name](const SlotChange& change) {
-                                      return change.dropped && change.pattern == name;
-                                    }),
-                     slot_changes.end());
-  if (slot.taken_now) slot_changes.push_back({false, slot, {}, GetCurrentSubTransactionId()});
+  slot_changes.erase_if(
+      [&name](const SlotChange& change) { return change.dropped && change.pattern == name; });
+  if (slot.taken_now) slot_changes.add({false, slot, {}}, GetCurrentSubTransactionId());
   // Counted afresh at the next claim: while the pattern had no limit, nothing
   // counted its claims.
   pg_atomic_write_u64(&slot.slot->counted_at, 0);
@@ -462,8 +439,7 @@ bool delete_scope_limits(text* pattern) {
     return rows > 0;
   });
   if (deleted) {
-    slot_changes.push_back(
-        {true, {}, std::string(*text_view(pattern)), GetCurrentSubTransactionId()});
+    slot_changes.add({true, {}, std::string(*text_view(pattern))}, GetCurrentSubTransactionId());
   }
   return deleted;
 }

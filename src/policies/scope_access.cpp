@@ -1,10 +1,11 @@
-#include "glue/error_boundary.hpp"
-#include "glue/prepared_statement.hpp"
-#include "config/scope_access.hpp"
-#include "config/table_watch.hpp"
+#include "policies/scope_access.hpp"
 
 #include <algorithm>
 #include <vector>
+
+#include "glue/error_boundary.hpp"
+#include "glue/prepared_statement.hpp"
+#include "policies/table_watch.hpp"
 
 extern "C" {
 #include "utils/acl.h"

@@ -17,10 +17,10 @@
 // such claims in flight at the moment of a recount (the concurrent
 // claimers); between recounts it is never exceeded.
 #pragma once
-#include "guards/guard_store.hpp"
-
 #include <string>
 #include <vector>
+
+#include "guards/guard_store.hpp"
 
 namespace idempotency::pg {
 

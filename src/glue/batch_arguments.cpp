@@ -1,10 +1,11 @@
-#include "glue/array_arguments.hpp"
-#include "glue/arguments.hpp"
-#include "glue/error_boundary.hpp"
+#include "glue/batch_arguments.hpp"
 
 #include <algorithm>
 #include <numeric>
 #include <string>
+
+#include "glue/arguments.hpp"
+#include "glue/error_boundary.hpp"
 
 namespace idempotency::pg {
 namespace {

@@ -3,13 +3,14 @@
 // ending in '*' (core/scope_patterns.hpp); a prefix's limit covers all its
 // scopes together, e.g. one tenant's.
 #pragma once
-#include "core/guard_error.hpp"
 #include "core/pure_cpp.hpp"
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "core/guard_error.hpp"
 
 namespace idempotency::core {
 

@@ -1,12 +1,11 @@
-// Unit tests for src/core/scope_limits: the byte range a limit's pattern
+// Unit tests for src/core/limit_rules: the byte range a limit's pattern
 // covers (what its recount counts), the checks of set_limits' values, and
 // the IK005 error.
-#include "core/scope_limits.hpp"
+#include <string>
 
 #include <gtest/gtest.h>
 
-#include <string>
-
+#include "core/limit_rules.hpp"
 #include "core/scope_patterns.hpp"
 
 namespace idempotency::core {

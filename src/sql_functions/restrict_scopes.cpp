@@ -1,9 +1,9 @@
 // restrict_scopes() and unrestrict_scopes(): per-role scope restrictions.
 #include "glue/arguments.hpp"
 #include "glue/error_boundary.hpp"
-#include "guards/guard_store.hpp"
-#include "config/scope_access.hpp"
 #include "glue/server_state.hpp"
+#include "guards/guard_store.hpp"
+#include "policies/scope_access.hpp"
 
 using namespace idempotency;
 using namespace idempotency::pg;

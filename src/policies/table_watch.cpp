@@ -1,5 +1,6 @@
+#include "policies/table_watch.hpp"
+
 #include "glue/error_boundary.hpp"
-#include "config/table_watch.hpp"
 
 extern "C" {
 #include "utils/inval.h"
