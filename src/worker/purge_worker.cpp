@@ -9,10 +9,9 @@
 #include "guards/purge.hpp"
 #include "config/retention_policies.hpp"
 #include "counters/scope_table.hpp"
+#include "worker/background_worker.hpp"
 #include "worker/worker_registry.hpp"
 #include "worker/worker_settings.hpp"
-#include "worker/own_transaction.hpp"
-#include "worker/worker_loop.hpp"
 
 #include <sys/resource.h>
 
