@@ -1,15 +1,20 @@
-// The library's entry: module magic, settings, and (when preloaded) the
-// shared memory and background workers of the purge, and the wake-up slots
-// of claim_or_lookup's wait.
+// The library's entry: module magic, settings, the shared memory of the
+// purge workers' registry, the counters, the limits and the wake-up slots of
+// claim_or_lookup's wait, and the purge launcher. Preloaded, the postmaster
+// creates the shared memory and starts the launcher; otherwise (17+) the
+// first backend that loads the library creates it, and each backend that
+// uses the extension in a database starts the launcher if it is not running.
 #include "claims/commit_wakeups.hpp"
 #include "claims/wait_slots.hpp"
 #include "config/limit_table.hpp"
+#include "policies/scope_limits.hpp"
 #include "counters/scope_table.hpp"
 #include "glue/postgres.hpp"
 #include "glue/server_release.hpp"
 #include "glue/settings.hpp"
-#include "policies/scope_limits.hpp"
-#include "worker/registration.hpp"
+#include "glue/shared_memory.hpp"
+#include "worker/background_worker.hpp"
+#include "worker/launcher.hpp"
 #include "worker/worker_registry.hpp"
 #include "worker/worker_settings.hpp"
 
@@ -27,15 +32,23 @@ void _PG_init(void) {
   idempotency::pg::define_limit_table_settings();
   idempotency::pg::define_wait_settings();
   MarkGUCPrefixReserved("idempotency");
-  // Without preloading, the functions work but automatic purging is absent
-  // (worker_status() says so) and claim_or_lookup cannot wait (55000).
-  // pg_upgrade must not start workers.
-  if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade) return;
-  idempotency::pg::install_worker_registry_hooks();
-  idempotency::pg::install_scope_table_hooks();
-  idempotency::pg::install_limit_table_hooks();
-  idempotency::pg::install_wait_slot_hooks();
+  // pg_upgrade must not start workers. On 15 and 16 without preloading the
+  // functions work, but automatic purging is absent (worker_status() says
+  // so) and waits, limits and counters are refused or off (55000).
+  if (IsBinaryUpgrade) return;
+  bool preloading = process_shared_preload_libraries_in_progress;
+  if (!preloading && !idempotency::pg::dynamic_shared_memory_supported()) return;
+  idempotency::pg::add_shared_structure(idempotency::pg::worker_registry_memory());
+  idempotency::pg::add_shared_structure(idempotency::pg::scope_table_memory());
+  idempotency::pg::add_shared_structure(idempotency::pg::limit_table_memory());
+  idempotency::pg::add_shared_structure(idempotency::pg::wait_slots_memory());
   idempotency::pg::install_commit_wakeup_callbacks();
   idempotency::pg::install_scope_limit_callbacks();
-  idempotency::worker::register_launcher();
+  if (preloading) {
+    idempotency::pg::install_shared_memory_hooks();
+    idempotency::worker::register_launcher();
+  } else {
+    idempotency::pg::attach_dynamic_shared_memory();
+    if (MyBackendType == B_BACKEND) idempotency::worker::ensure_purging_of_this_database();
+  }
 }

@@ -3,12 +3,10 @@
 #include "core/claim_wait.hpp"
 
 #include "glue/error_boundary.hpp"
+#include "glue/shared_memory.hpp"
 
 extern "C" {
 #include "storage/condition_variable.h"
-#include "storage/ipc.h"
-#include "storage/lwlock.h"
-#include "storage/shmem.h"
 #include "utils/wait_event.h"
 }
 
@@ -34,9 +32,6 @@ ConditionVariableMinimallyPadded* slots = nullptr;
 std::uint32_t attached_slot_count = 0;
 std::uint64_t slot_seed = 0;
 
-shmem_request_hook_type previous_request_hook = nullptr;
-shmem_startup_hook_type previous_startup_hook = nullptr;
-
 Size slots_offset() { return MAXALIGN(sizeof(WaitSlotsHeader)); }
 
 Size slots_size() {
@@ -44,34 +39,34 @@ Size slots_size() {
                                            sizeof(ConditionVariableMinimallyPadded)));
 }
 
-void request_wait_slots() {
-  if (previous_request_hook != nullptr) previous_request_hook();
-  RequestAddinShmemSpace(MAXALIGN(slots_size()));
+ConditionVariableMinimallyPadded* slots_of(void* memory) {
+  return reinterpret_cast<ConditionVariableMinimallyPadded*>(static_cast<char*>(memory) +
+                                                             slots_offset());
 }
 
-void attach_wait_slots() {
-  if (previous_startup_hook != nullptr) previous_startup_hook();
-  LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-  bool found = false;
-  auto* header = static_cast<WaitSlotsHeader*>(ShmemInitStruct(kShmemName, slots_size(), &found));
-  slots = reinterpret_cast<ConditionVariableMinimallyPadded*>(reinterpret_cast<char*>(header) +
-                                                              slots_offset());
-  if (!found) {
-    // Without a strong random source the slots still work, only with
-    // collisions that are easier to compute.
-    if (!pg_strong_random(&header->seed, sizeof header->seed)) header->seed = 0;
-    for (int index = 0; index < wait_slot_count; ++index) ConditionVariableInit(&slots[index].cv);
-  }
-  slot_seed = header->seed;
-  attached_slot_count = static_cast<std::uint32_t>(wait_slot_count);
-  LWLockRelease(AddinShmemInitLock);
+void initialize_wait_slots(void* memory, LWLock* /*unused*/) {
+  auto* header = static_cast<WaitSlotsHeader*>(memory);
+  // Without a strong random source the slots still work, only with
+  // collisions that are easier to compute.
+  if (!pg_strong_random(&header->seed, sizeof header->seed)) header->seed = 0;
+  ConditionVariableMinimallyPadded* fresh = slots_of(memory);
+  for (int index = 0; index < wait_slot_count; ++index) ConditionVariableInit(&fresh[index].cv);
 }
+
+void attach_wait_slots(void* memory, LWLock* /*unused*/) {
+  slot_seed = static_cast<WaitSlotsHeader*>(memory)->seed;
+  attached_slot_count = static_cast<std::uint32_t>(wait_slot_count);
+  slots = slots_of(memory);
+}
+
+const SharedStructure kWaitSlotsMemory{kShmemName, slots_size, initialize_wait_slots,
+                                       attach_wait_slots};
 
 }  // namespace
 
 void define_wait_settings() {
   // A postmaster setting defined after startup is FATAL; without preloading
-  // there are no slots to size.
+  // the slots have the default number.
   if (!process_shared_preload_libraries_in_progress) return;
   DefineCustomIntVariable(
       "idempotency.wait_slots",
@@ -81,12 +76,7 @@ void define_wait_settings() {
       &wait_slot_count, 1024, 1, kMaxWaitSlots, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
 }
 
-void install_wait_slot_hooks() {
-  previous_request_hook = shmem_request_hook;
-  shmem_request_hook = request_wait_slots;
-  previous_startup_hook = shmem_startup_hook;
-  shmem_startup_hook = attach_wait_slots;
-}
+const SharedStructure& wait_slots_memory() { return kWaitSlotsMemory; }
 
 bool wait_slots_available() { return slots != nullptr; }
 

@@ -8,17 +8,20 @@
 // the number of waiters or keys.
 #pragma once
 #include "glue/postgres.hpp"
+#include "glue/shared_memory.hpp"
 
 namespace idempotency::pg {
 
-// idempotency.wait_slots (postmaster): the number of slots.
+// idempotency.wait_slots (postmaster): the number of slots; its default
+// without preloading.
 extern int wait_slot_count;
 
-// For _PG_init when preloading: the GUC, and the shared memory.
+// For _PG_init: the GUC (when preloading), and the shared memory.
 void define_wait_settings();
-void install_wait_slot_hooks();
+const SharedStructure& wait_slots_memory();
 
-// False when the library was not preloaded: no slots, no waiting.
+// False when there is no shared memory (15 and 16 without preloading): no
+// waiting.
 bool wait_slots_available();
 
 // The slot of (this database, scope, key). Requires wait_slots_available().

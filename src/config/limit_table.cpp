@@ -3,9 +3,6 @@
 #include <algorithm>
 
 extern "C" {
-#include "storage/ipc.h"
-#include "storage/lwlock.h"
-#include "storage/shmem.h"
 #include "utils/guc.h"
 }
 
@@ -16,48 +13,32 @@ int max_limits_per_database = 50;
 
 namespace {
 
-struct LimitTableHeader {
-  LWLock* lock;  // exclusive to take a free slot
-  LimitSlot slots[FLEXIBLE_ARRAY_MEMBER];
-};
+LimitSlot* slots = nullptr;
+LWLock* lock = nullptr;  // exclusive to take a free slot
 
-LimitTableHeader* header = nullptr;
-shmem_request_hook_type previous_request_hook = nullptr;
-shmem_startup_hook_type previous_startup_hook = nullptr;
-constexpr const char* kTrancheName = "idempotency limits";
+Size limit_table_size() { return mul_size(static_cast<Size>(max_limits), sizeof(LimitSlot)); }
 
-Size limit_table_size() {
-  return add_size(offsetof(LimitTableHeader, slots),
-                  mul_size(static_cast<Size>(max_limits), sizeof(LimitSlot)));
-}
-
-void request_limit_table_memory() {
-  if (previous_request_hook != nullptr) previous_request_hook();
-  RequestAddinShmemSpace(limit_table_size());
-  RequestNamedLWLockTranche(kTrancheName, 1);
-}
-
-void attach_limit_table() {
-  if (previous_startup_hook != nullptr) previous_startup_hook();
-  LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-  bool found = false;
-  header = static_cast<LimitTableHeader*>(
-      ShmemInitStruct("idempotency limit table", limit_table_size(), &found));
-  if (!found) {
-    header->lock = &(GetNamedLWLockTranche(kTrancheName))->lock;
-    for (int index = 0; index < max_limits; ++index) {
-      LimitSlot& slot = header->slots[index];
-      slot.database = InvalidOid;
-      memset(slot.pattern, 0, sizeof slot.pattern);
-      pg_atomic_init_u64(&slot.generation, 0);
-      pg_atomic_init_u64(&slot.live, 0);
-      pg_atomic_init_u64(&slot.pending, 0);
-      pg_atomic_init_u64(&slot.counted_at, 0);
-      pg_atomic_init_flag(&slot.recounting);
-    }
+void initialize_limit_table(void* memory, LWLock* /*lock*/) {
+  auto* fresh = static_cast<LimitSlot*>(memory);
+  for (int index = 0; index < max_limits; ++index) {
+    LimitSlot& slot = fresh[index];
+    slot.database = InvalidOid;
+    memset(slot.pattern, 0, sizeof slot.pattern);
+    pg_atomic_init_u64(&slot.generation, 0);
+    pg_atomic_init_u64(&slot.live, 0);
+    pg_atomic_init_u64(&slot.pending, 0);
+    pg_atomic_init_u64(&slot.counted_at, 0);
+    pg_atomic_init_flag(&slot.recounting);
   }
-  LWLockRelease(AddinShmemInitLock);
 }
+
+void attach_limit_table(void* memory, LWLock* table_lock) {
+  slots = static_cast<LimitSlot*>(memory);
+  lock = table_lock;
+}
+
+const SharedStructure kLimitTableMemory{"idempotency limit table", limit_table_size,
+                                        initialize_limit_table, attach_limit_table};
 
 bool is_slot_of(const LimitSlot& slot, std::string_view pattern) {
   return slot.database == MyDatabaseId && strlen(slot.pattern) == pattern.size() &&
@@ -94,39 +75,34 @@ pg_atomic_uint64* counter(LimitSlot* slot, core::LimitKind kind) {
 }  // namespace
 
 void define_limit_table_settings() {
-  // A postmaster setting defined after startup is FATAL; without preloading
-  // there are no slots to size.
-  if (!process_shared_preload_libraries_in_progress) return;
-  DefineCustomIntVariable("idempotency.max_limits",
-                          "How many scope limits (set_limits patterns) the server can enforce.",
-                          "Across all databases; set_limits past it fails with 53400.", &max_limits,
-                          100, 1, 100000, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
   DefineCustomIntVariable(
       "idempotency.max_limits_per_database",
       "How many of the idempotency.max_limits slots one database may hold.",
       "So that one database cannot take every slot; set_limits past it fails with 53400.",
       &max_limits_per_database, 50, 1, 100000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  // A postmaster setting defined after startup is FATAL; without preloading
+  // the table has the default number of slots.
+  if (!process_shared_preload_libraries_in_progress) return;
+  DefineCustomIntVariable("idempotency.max_limits",
+                          "How many scope limits (set_limits patterns) the server can enforce.",
+                          "Across all databases; set_limits past it fails with 53400.", &max_limits,
+                          100, 1, 100000, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
 }
 
-void install_limit_table_hooks() {
-  previous_request_hook = shmem_request_hook;
-  shmem_request_hook = request_limit_table_memory;
-  previous_startup_hook = shmem_startup_hook;
-  shmem_startup_hook = attach_limit_table;
-}
+const SharedStructure& limit_table_memory() { return kLimitTableMemory; }
 
-bool limit_table_available() noexcept { return header != nullptr; }
+bool limit_table_available() noexcept { return slots != nullptr; }
 
 LimitSlotRef find_limit_slot(std::string_view pattern, bool take,
                              LimitSlotShortage* shortage) noexcept {
   LimitSlotShortage reason = LimitSlotShortage::kNotPreloaded;
   LimitSlotRef found;
-  if (header != nullptr && pattern.size() <= core::kMaxIdentifierBytes) {
-    LWLockAcquire(header->lock, LW_EXCLUSIVE);
+  if (slots != nullptr && pattern.size() <= core::kMaxIdentifierBytes) {
+    LWLockAcquire(lock, LW_EXCLUSIVE);
     LimitSlot* free_slot = nullptr;
     int held_here = 0;
     for (int index = 0; index < max_limits && found.slot == nullptr; ++index) {
-      LimitSlot& slot = header->slots[index];
+      LimitSlot& slot = slots[index];
       if (is_slot_of(slot, pattern)) found = ref_of(slot);
       if (slot.database == MyDatabaseId) ++held_here;
       if (slot.database == InvalidOid && free_slot == nullptr) free_slot = &slot;
@@ -140,7 +116,7 @@ LimitSlotRef find_limit_slot(std::string_view pattern, bool take,
         found = take_slot(*free_slot, pattern);
       }
     }
-    LWLockRelease(header->lock);
+    LWLockRelease(lock);
   }
   if (found.slot != nullptr) reason = LimitSlotShortage::kNone;
   if (shortage != nullptr) *shortage = reason;
@@ -152,60 +128,60 @@ bool slot_is_current(const LimitSlotRef& ref) noexcept {
 }
 
 void free_limit_slot(std::string_view pattern) noexcept {
-  if (header == nullptr) return;
-  LWLockAcquire(header->lock, LW_EXCLUSIVE);
+  if (slots == nullptr) return;
+  LWLockAcquire(lock, LW_EXCLUSIVE);
   for (int index = 0; index < max_limits; ++index) {
-    if (is_slot_of(header->slots[index], pattern)) free_slot(header->slots[index]);
+    if (is_slot_of(slots[index], pattern)) free_slot(slots[index]);
   }
-  LWLockRelease(header->lock);
+  LWLockRelease(lock);
 }
 
 void free_limit_slot(const LimitSlotRef& ref) noexcept {
-  if (header == nullptr || ref.slot == nullptr) return;
-  LWLockAcquire(header->lock, LW_EXCLUSIVE);
+  if (slots == nullptr || ref.slot == nullptr) return;
+  LWLockAcquire(lock, LW_EXCLUSIVE);
   if (slot_is_current(ref)) free_slot(*ref.slot);
-  LWLockRelease(header->lock);
+  LWLockRelease(lock);
 }
 
 std::vector<Oid> databases_holding_limit_slots() {
   std::vector<Oid> databases;
-  if (header == nullptr) return databases;
+  if (slots == nullptr) return databases;
   databases.reserve(static_cast<std::size_t>(max_limits));  // no throw under the lock
-  LWLockAcquire(header->lock, LW_SHARED);
+  LWLockAcquire(lock, LW_SHARED);
   for (int index = 0; index < max_limits; ++index) {
-    Oid database = header->slots[index].database;
+    Oid database = slots[index].database;
     if (database != InvalidOid && database != MyDatabaseId &&
         std::find(databases.begin(), databases.end(), database) == databases.end()) {
       databases.push_back(database);
     }
   }
-  LWLockRelease(header->lock);
+  LWLockRelease(lock);
   return databases;
 }
 
 void free_limit_slots_of(const std::vector<Oid>& databases) noexcept {
-  if (header == nullptr || databases.empty()) return;
-  LWLockAcquire(header->lock, LW_EXCLUSIVE);
+  if (slots == nullptr || databases.empty()) return;
+  LWLockAcquire(lock, LW_EXCLUSIVE);
   for (int index = 0; index < max_limits; ++index) {
-    LimitSlot& slot = header->slots[index];
+    LimitSlot& slot = slots[index];
     if (std::find(databases.begin(), databases.end(), slot.database) != databases.end()) {
       free_slot(slot);
     }
   }
-  LWLockRelease(header->lock);
+  LWLockRelease(lock);
 }
 
 void free_unbacked_limit_slots(const std::vector<std::string>& backed) noexcept {
-  if (header == nullptr) return;
-  LWLockAcquire(header->lock, LW_EXCLUSIVE);
+  if (slots == nullptr) return;
+  LWLockAcquire(lock, LW_EXCLUSIVE);
   for (int index = 0; index < max_limits; ++index) {
-    LimitSlot& slot = header->slots[index];
+    LimitSlot& slot = slots[index];
     if (slot.database == MyDatabaseId &&
         std::find(backed.begin(), backed.end(), std::string_view(slot.pattern)) == backed.end()) {
       free_slot(slot);
     }
   }
-  LWLockRelease(header->lock);
+  LWLockRelease(lock);
 }
 
 std::int64_t slot_count(LimitSlot* slot, core::LimitKind kind) noexcept {

@@ -3,7 +3,8 @@
 // store, as counted by the last recount plus the claims made since.
 // idempotency.max_limits caps the slots of the server, and
 // idempotency.max_limits_per_database those one database may hold, so that
-// one database cannot take every slot. Requires shared_preload_libraries.
+// one database cannot take every slot. In shared memory when preloaded, or
+// (17+) created on first use (glue/shared_memory.hpp).
 //
 // Life of a slot (the rule that keeps every limit row backed by a slot,
 // scope_limits.cpp applies it):
@@ -20,13 +21,13 @@
 // A freed slot changes generation, so a backend still holding its address
 // notices and looks the pattern up again.
 #pragma once
-#include <string>
-#include <vector>
-
 #include "core/input_validation.hpp"
 #include "core/limit_rules.hpp"
-
 #include "glue/postgres.hpp"
+#include "glue/shared_memory.hpp"
+
+#include <string>
+#include <vector>
 
 extern "C" {
 #include "port/atomics.h"
@@ -59,10 +60,9 @@ extern int max_limits;
 extern int max_limits_per_database;
 
 void define_limit_table_settings();
-// Registers the shared memory. Called once from _PG_init while preloading.
-void install_limit_table_hooks();
+const SharedStructure& limit_table_memory();
 
-// False when the library was not preloaded (no shared memory).
+// False when there is no shared memory (15 and 16 without preloading).
 bool limit_table_available() noexcept;
 
 // The slot of `pattern` in this database; with `take`, a free slot is taken

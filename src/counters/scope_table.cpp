@@ -3,16 +3,13 @@
 #include <string>
 #include <unordered_map>
 
-#include "glue/compat.hpp"
 #include "glue/error_boundary.hpp"
 
 extern "C" {
+#include "common/hashfn.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
-#include "storage/lwlock.h"
-#include "storage/shmem.h"
 #include "utils/guc.h"
-#include "utils/hsearch.h"
 #include "utils/timestamp.h"
 }
 
@@ -29,17 +26,27 @@ int counters_evict_after = 3600;
 // idempotency.track_counters (PGC_SUSET): false stops counting.
 bool track_counters = true;
 
+// The table is laid out by hand, indexes instead of pointers, so that it
+// works alike in the main shared memory and in a dynamic segment (mapped at
+// a different address in each backend): the header, then the entries (an
+// entry never moves, so a backend may keep its address), then an
+// open-addressing hash of entry indexes (linear probing, at most half full),
+// then the stack of free entries.
 struct ScopeTableHeader {
-  LWLock* lock;                   // the hash: shared to find, exclusive to add or evict an entry
   std::uint64_t next_generation;  // under the lock
+  std::uint32_t capacity;         // entries: max_tracked_scopes
+  std::uint32_t bucket_mask;      // buckets - 1, a power of two minus one
+  std::uint32_t used;             // entries handed out at least once
+  std::uint32_t free_count;       // entries on the free stack
   ScopeEntry overflow;
 };
+constexpr std::int32_t kEmptyBucket = -1;
 
 ScopeTableHeader* header = nullptr;
-HTAB* scopes = nullptr;
-shmem_request_hook_type previous_request_hook = nullptr;
-shmem_startup_hook_type previous_startup_hook = nullptr;
-constexpr const char* kTrancheName = "idempotency scopes";
+ScopeEntry* entries = nullptr;         // header->capacity of them
+std::int32_t* buckets = nullptr;       // header->bucket_mask + 1 of them
+std::int32_t* free_entries = nullptr;  // header->free_count of them in use
+LWLock* lock = nullptr;                // shared to find, exclusive to add or evict an entry
 // Written at clean shutdown, read and removed at start (so a crash resets).
 constexpr const char* kCountersFile = PGSTAT_STAT_PERMANENT_DIRECTORY "/idempotency_counters.stat";
 constexpr std::uint32_t kCountersFileMagic = 0x49444b43;  // "IDKC"
@@ -52,6 +59,112 @@ struct CachedEntry {
   std::uint64_t generation;
 };
 std::unordered_map<std::string, CachedEntry>* cached_entries = nullptr;
+
+std::uint32_t bucket_count_for(std::uint32_t capacity) {
+  std::uint32_t count = 2;
+  while (count < 2 * capacity) count *= 2;
+  return count;
+}
+
+// Where each part starts, from the start of the table.
+struct Offsets {
+  Size entries;
+  Size buckets;
+  Size free_entries;
+  Size end;
+};
+
+Offsets offsets_for(std::uint32_t capacity) {
+  Offsets at{};
+  at.entries = MAXALIGN(sizeof(ScopeTableHeader));
+  at.buckets = add_size(at.entries, MAXALIGN(mul_size(capacity, sizeof(ScopeEntry))));
+  at.free_entries =
+      add_size(at.buckets, mul_size(bucket_count_for(capacity), sizeof(std::int32_t)));
+  at.end = add_size(at.free_entries, mul_size(capacity, sizeof(std::int32_t)));
+  return at;
+}
+
+struct Layout {
+  ScopeTableHeader* header;
+  ScopeEntry* entries;
+  std::int32_t* buckets;
+  std::int32_t* free_entries;
+};
+
+Layout layout_of(void* memory, std::uint32_t capacity) {
+  char* base = static_cast<char*>(memory);
+  Offsets at = offsets_for(capacity);
+  return {reinterpret_cast<ScopeTableHeader*>(base),
+          reinterpret_cast<ScopeEntry*>(base + at.entries),
+          reinterpret_cast<std::int32_t*>(base + at.buckets),
+          reinterpret_cast<std::int32_t*>(base + at.free_entries)};
+}
+
+Size scope_table_size() { return offsets_for(static_cast<std::uint32_t>(max_tracked_scopes)).end; }
+
+std::uint32_t home_bucket(const ScopeKey& key) {
+  return hash_bytes(reinterpret_cast<const unsigned char*>(&key), sizeof key) & header->bucket_mask;
+}
+
+// The caller holds the lock (either mode).
+ScopeEntry* table_find(const ScopeKey& key) {
+  for (std::uint32_t bucket = home_bucket(key); buckets[bucket] != kEmptyBucket;
+       bucket = (bucket + 1) & header->bucket_mask) {
+    ScopeEntry* entry = &entries[buckets[bucket]];
+    if (memcmp(&entry->key, &key, sizeof key) == 0) return entry;
+  }
+  return nullptr;
+}
+
+// A free entry holding `key` (not in the table yet), or nullptr when all are
+// taken. The caller holds the lock exclusively.
+ScopeEntry* table_enter(const ScopeKey& key) {
+  std::int32_t index;
+  if (header->free_count > 0) {
+    index = free_entries[--header->free_count];
+  } else if (header->used < header->capacity) {
+    index = static_cast<std::int32_t>(header->used++);
+  } else {
+    return nullptr;
+  }
+  std::uint32_t bucket = home_bucket(key);
+  while (buckets[bucket] != kEmptyBucket) bucket = (bucket + 1) & header->bucket_mask;
+  buckets[bucket] = index;
+  entries[index].key = key;
+  return &entries[index];
+}
+
+// Removes an entry, shifting back the entries probed past its bucket so that
+// no search stops early. The caller holds the lock exclusively.
+void table_remove(ScopeEntry* entry) {
+  auto index = static_cast<std::int32_t>(entry - entries);
+  std::uint32_t hole = home_bucket(entry->key);
+  while (buckets[hole] != index) hole = (hole + 1) & header->bucket_mask;
+  for (std::uint32_t next = (hole + 1) & header->bucket_mask; buckets[next] != kEmptyBucket;
+       next = (next + 1) & header->bucket_mask) {
+    std::uint32_t home = home_bucket(entries[buckets[next]].key);
+    // The entry at `next` may fill the hole unless its home lies cyclically
+    // in (hole, next].
+    bool home_after_hole =
+        hole <= next ? (home > hole && home <= next) : (home > hole || home <= next);
+    if (home_after_hole) continue;
+    buckets[hole] = buckets[next];
+    hole = next;
+  }
+  buckets[hole] = kEmptyBucket;
+  entry->key.database = InvalidOid;  // marks the entry free for scans
+  free_entries[header->free_count++] = index;
+}
+
+std::uint32_t table_entry_count() { return header->used - header->free_count; }
+
+// Calls `visit` on every entry in the table. The caller holds the lock.
+template <typename Visit>
+void for_each_entry(Visit&& visit) {
+  for (std::uint32_t index = 0; index < header->used; ++index) {
+    if (entries[index].key.database != InvalidOid) visit(&entries[index]);
+  }
+}
 
 void initialize_entry(ScopeEntry* entry, TimestampTz now) {
   for (pg_atomic_uint64& count : entry->counts) pg_atomic_init_u64(&count, 0);
@@ -70,10 +183,12 @@ bool is_unscoped(const ScopeEntry& entry) { return entry.key.scope[0] == '\0'; }
 // exclusively; the scan is O(max_tracked_scopes) and runs only when the
 // table holds at least a share's worth of entries.
 ScopeEntry* entry_to_evict(Oid database, TimestampTz now, bool* no_room) {
-  long entries = hash_get_num_entries(scopes);
-  bool table_full = entries >= max_tracked_scopes;
+  std::uint32_t count = table_entry_count();
+  bool table_full = count >= header->capacity;
   *no_room = table_full;
-  if (!table_full && entries < max_tracked_scopes_per_database) return nullptr;
+  if (!table_full && count < static_cast<std::uint32_t>(max_tracked_scopes_per_database)) {
+    return nullptr;
+  }
   int held_here = 0;
   ScopeEntry* oldest_here = nullptr;
   ScopeEntry* oldest_anywhere = nullptr;
@@ -81,14 +196,12 @@ ScopeEntry* entry_to_evict(Oid database, TimestampTz now, bool* no_room) {
     return than == nullptr ||
            pg_atomic_read_u64(&candidate->last_event_at) < pg_atomic_read_u64(&than->last_event_at);
   };
-  HASH_SEQ_STATUS status;
-  hash_seq_init(&status, scopes);
-  while (auto* entry = static_cast<ScopeEntry*>(hash_seq_search(&status))) {
+  for_each_entry([&](ScopeEntry* entry) {
     if (entry->key.database == database) ++held_here;
-    if (is_unscoped(*entry)) continue;
+    if (is_unscoped(*entry)) return;
     if (entry->key.database == database && older(entry, oldest_here)) oldest_here = entry;
     if (older(entry, oldest_anywhere)) oldest_anywhere = entry;
-  }
+  });
   ScopeEntry* victim = nullptr;
   if (held_here >= max_tracked_scopes_per_database) {
     *no_room = true;
@@ -104,16 +217,16 @@ ScopeEntry* entry_to_evict(Oid database, TimestampTz now, bool* no_room) {
   return victim;
 }
 
-// Moves an entry's counts to the overflow entry and removes it. The caller
-// holds the lock exclusively.
+// Moves an entry's counts to the overflow entry and removes it; its new
+// generation tells the backends that cached it. The caller holds the lock
+// exclusively.
 void evict(ScopeEntry* entry) {
   for (int event = 0; event < core::kGuardEventCount; ++event) {
     pg_atomic_fetch_add_u64(&header->overflow.counts[event],
                             pg_atomic_read_u64(&entry->counts[event]));
   }
-  ScopeKey key = entry->key;
-  bool found = false;
-  hash_search(scopes, &key, HASH_REMOVE, &found);
+  pg_atomic_write_u64(&entry->generation, ++header->next_generation);
+  table_remove(entry);
 }
 
 ScopeKey scope_key(Oid database, std::string_view scope) {
@@ -126,8 +239,7 @@ ScopeKey scope_key(Oid database, std::string_view scope) {
 
 // The caller holds the lock exclusively (or is the postmaster at start-up).
 ScopeEntry* enter_scope(const ScopeKey& name, TimestampTz now) {
-  bool found = false;
-  auto* entry = static_cast<ScopeEntry*>(hash_search(scopes, &name, HASH_FIND, &found));
+  ScopeEntry* entry = table_find(name);
   if (entry != nullptr) return entry;
   bool no_room = false;
   ScopeEntry* victim = entry_to_evict(name.database, now, &no_room);
@@ -136,15 +248,13 @@ ScopeEntry* enter_scope(const ScopeKey& name, TimestampTz now) {
   } else if (no_room) {
     return &header->overflow;
   }
-  entry = static_cast<ScopeEntry*>(hash_search(scopes, &name, HASH_ENTER_NULL, &found));
+  entry = table_enter(name);
   if (entry == nullptr) return &header->overflow;
-  if (!found) {
-    // hash_search set the key; everything after it is ours to zero.
-    memset(reinterpret_cast<char*>(entry) + sizeof(ScopeKey), 0,
-           sizeof(ScopeEntry) - sizeof(ScopeKey));
-    initialize_entry(entry, now);
-    pg_atomic_write_u64(&entry->generation, ++header->next_generation);
-  }
+  // table_enter set the key; everything after it is ours to zero.
+  memset(reinterpret_cast<char*>(entry) + sizeof(ScopeKey), 0,
+         sizeof(ScopeEntry) - sizeof(ScopeKey));
+  initialize_entry(entry, now);
+  pg_atomic_write_u64(&entry->generation, ++header->next_generation);
   return entry;
 }
 
@@ -152,46 +262,28 @@ ScopeEntry* enter_scope(const ScopeKey& name, TimestampTz now) {
 // after is then seen as changed.
 CachedEntry find_shared_entry(std::string_view scope) {
   ScopeKey name = scope_key(MyDatabaseId, scope);
-  LWLockAcquire(header->lock, LW_SHARED);
-  bool found = false;
-  auto* entry = static_cast<ScopeEntry*>(hash_search(scopes, &name, HASH_FIND, &found));
+  LWLockAcquire(lock, LW_SHARED);
+  ScopeEntry* entry = table_find(name);
   if (entry == nullptr) {
-    LWLockRelease(header->lock);
-    LWLockAcquire(header->lock, LW_EXCLUSIVE);
+    LWLockRelease(lock);
+    LWLockAcquire(lock, LW_EXCLUSIVE);
     entry = enter_scope(name, GetCurrentTimestamp());
   }
   CachedEntry result{entry, pg_atomic_read_u64(&entry->generation)};
-  LWLockRelease(header->lock);
+  LWLockRelease(lock);
   return result;
-}
-
-std::size_t scope_table_size() {
-  return add_size(MAXALIGN(sizeof(ScopeTableHeader)),
-                  hash_estimate_size(max_tracked_scopes, sizeof(ScopeEntry)));
-}
-
-void request_scope_table_memory() {
-  if (previous_request_hook != nullptr) previous_request_hook();
-  RequestAddinShmemSpace(scope_table_size());
-  RequestNamedLWLockTranche(kTrancheName, 1);
 }
 
 // The overflow entry and the tracked ones; the caller holds the lock or is
 // alone. The vector is sized first: nothing throws during the scan.
 std::vector<ScopeEntry*> collect_entries() {
-  std::vector<ScopeEntry*> entries;
-  entries.reserve(static_cast<std::size_t>(hash_get_num_entries(scopes)) + 1);
-  entries.push_back(&header->overflow);
-  HASH_SEQ_STATUS status;
-  hash_seq_init(&status, scopes);
-  while (auto* entry = static_cast<ScopeEntry*>(hash_seq_search(&status))) {
-    if (entries.size() == entries.capacity()) {
-      hash_seq_term(&status);
-      break;
-    }
-    entries.push_back(entry);
-  }
-  return entries;
+  std::vector<ScopeEntry*> collected;
+  collected.reserve(static_cast<std::size_t>(table_entry_count()) + 1);
+  collected.push_back(&header->overflow);
+  for_each_entry([&](ScopeEntry* entry) {
+    if (collected.size() < collected.capacity()) collected.push_back(entry);
+  });
+  return collected;
 }
 
 // The file: magic, version, event count, entry count, then per entry its
@@ -299,31 +391,40 @@ void save_counters_file(int code, Datum) {
   }
 }
 
-void attach_scope_table() {
-  if (previous_startup_hook != nullptr) previous_startup_hook();
-  LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-  bool found = false;
-  header = static_cast<ScopeTableHeader*>(
-      ShmemInitStruct("idempotency scope table", sizeof(ScopeTableHeader), &found));
-  HASHCTL info{};
-  info.keysize = sizeof(ScopeKey);
-  info.entrysize = sizeof(ScopeEntry);
-  scopes = compat::shared_hash_table("idempotency scopes", max_tracked_scopes, &info,
-                                     HASH_ELEM | HASH_BLOBS);
-  if (!found) {
-    header->lock = &(GetNamedLWLockTranche(kTrancheName))->lock;
-    TimestampTz now = GetCurrentTimestamp();
-    header->next_generation = 0;
-    memset(&header->overflow, 0, sizeof header->overflow);
-    initialize_entry(&header->overflow, now);
+void initialize_scope_table(void* memory, LWLock* /*lock*/) {
+  auto capacity = static_cast<std::uint32_t>(max_tracked_scopes);
+  Layout fresh = layout_of(memory, capacity);
+  fresh.header->next_generation = 0;
+  fresh.header->capacity = capacity;
+  fresh.header->bucket_mask = bucket_count_for(capacity) - 1;
+  fresh.header->used = 0;
+  fresh.header->free_count = 0;
+  for (std::uint32_t bucket = 0; bucket <= fresh.header->bucket_mask; ++bucket) {
+    fresh.buckets[bucket] = kEmptyBucket;
   }
-  LWLockRelease(AddinShmemInitLock);
+  memset(&fresh.header->overflow, 0, sizeof fresh.header->overflow);
+  initialize_entry(&fresh.header->overflow, GetCurrentTimestamp());
+}
+
+void attach_scope_table(void* memory, LWLock* table_lock) {
+  Layout layout = layout_of(memory, static_cast<std::uint32_t>(max_tracked_scopes));
+  header = layout.header;
+  entries = layout.entries;
+  buckets = layout.buckets;
+  free_entries = layout.free_entries;
+  lock = table_lock;
+  // Preloaded, in the postmaster: the counters saved at the last clean
+  // shutdown come back, and are saved again at the next. (Without
+  // preloading, counting starts from zero at each server start.)
   if (!IsUnderPostmaster) {
-    // hash_search below needs no lock: no backend exists yet.
-    if (!found) load_counters_file();
+    // No lock needed: no backend exists yet.
+    load_counters_file();
     on_shmem_exit(save_counters_file, 0);
   }
 }
+
+const SharedStructure kScopeTableMemory{"idempotency scope table", scope_table_size,
+                                        initialize_scope_table, attach_scope_table};
 
 }  // namespace
 
@@ -331,13 +432,6 @@ void define_scope_table_settings() {
   DefineCustomBoolVariable("idempotency.track_counters",
                            "Counts the guards' events in idempotency.counters.", nullptr,
                            &track_counters, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
-  // A postmaster setting defined after startup is FATAL; without preloading
-  // there is no table to size.
-  if (!process_shared_preload_libraries_in_progress) return;
-  DefineCustomIntVariable(
-      "idempotency.max_tracked_scopes", "How many scopes idempotency.counters tracks one by one.",
-      "Events of scopes past this number are counted in the overflow row.", &max_tracked_scopes,
-      1000, 1, 1000000, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
   DefineCustomIntVariable(
       "idempotency.max_tracked_scopes_per_database",
       "How many of the idempotency.max_tracked_scopes entries one database may hold.",
@@ -348,14 +442,16 @@ void define_scope_table_settings() {
       "How long a scope's counters row must go without an event before a new scope may take it.",
       "Its counts move to the overflow row; 0 never evicts.", &counters_evict_after, 3600, 0,
       INT_MAX / 2, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+  // A postmaster setting defined after startup is FATAL; without preloading
+  // the table has the default size.
+  if (!process_shared_preload_libraries_in_progress) return;
+  DefineCustomIntVariable(
+      "idempotency.max_tracked_scopes", "How many scopes idempotency.counters tracks one by one.",
+      "Events of scopes past this number are counted in the overflow row.", &max_tracked_scopes,
+      1000, 1, 1000000, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
 }
 
-void install_scope_table_hooks() {
-  previous_request_hook = shmem_request_hook;
-  shmem_request_hook = request_scope_table_memory;
-  previous_startup_hook = shmem_startup_hook;
-  shmem_startup_hook = attach_scope_table;
-}
+const SharedStructure& scope_table_memory() { return kScopeTableMemory; }
 
 ScopeEntry* find_scope_entry(std::string_view scope) {
   if (header == nullptr) return nullptr;
@@ -408,9 +504,9 @@ void count_unscoped_event(core::GuardEvent event, std::uint64_t count) noexcept 
 
 std::vector<ScopeEntry*> scope_entries() {
   if (header == nullptr) return {};
-  LWLockAcquire(header->lock, LW_SHARED);
+  LWLockAcquire(lock, LW_SHARED);
   std::vector<ScopeEntry*> entries = collect_entries();
-  LWLockRelease(header->lock);
+  LWLockRelease(lock);
   return entries;
 }
 
@@ -433,10 +529,9 @@ bool reset_scope_counts(std::optional<std::string_view> scope) {
     return true;
   }
   ScopeKey name = scope_key(MyDatabaseId, *scope);
-  LWLockAcquire(header->lock, LW_SHARED);
-  bool found = false;
-  auto* entry = static_cast<ScopeEntry*>(hash_search(scopes, &name, HASH_FIND, &found));
-  LWLockRelease(header->lock);
+  LWLockAcquire(lock, LW_SHARED);
+  ScopeEntry* entry = table_find(name);
+  LWLockRelease(lock);
   if (entry == nullptr) return false;
   reset(entry);
   return true;

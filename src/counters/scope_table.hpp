@@ -26,14 +26,16 @@
 // Other per-scope bookkeeping belongs in ScopeEntry too: add fields at the
 // end (a new entry is zeroed), update them with atomics or under `mutex`, and
 // reach them through find_scope_entry(). reset_counters() clears `counts`
-// (and restarts `counting_since`) only. Requires shared_preload_libraries;
-// without it find_scope_entry() returns nullptr and nothing is counted.
+// (and restarts `counting_since`) only. In shared memory when preloaded (the
+// counts then survive a clean restart), or (17+) created on first use
+// (glue/shared_memory.hpp); on 15 and 16 without preloading
+// find_scope_entry() returns nullptr and nothing is counted.
 #pragma once
-#include <vector>
-
 #include "core/guard_events.hpp"
-
 #include "glue/postgres.hpp"
+#include "glue/shared_memory.hpp"
+
+#include <vector>
 
 extern "C" {
 #include "port/atomics.h"
@@ -61,9 +63,9 @@ struct ScopeEntry {
 
 void define_scope_table_settings();
 
-// Registers the shared memory, its start-up and the save at clean shutdown.
-// Called once from _PG_init while preloading.
-void install_scope_table_hooks();
+// The table's shared memory; preloaded, it is loaded from the file saved at
+// the last clean shutdown, and saved at the next.
+const SharedStructure& scope_table_memory();
 
 // The entry of `scope`, created on first use; the overflow entry when there
 // is no room for it; nullptr when the table is not in shared memory. Valid

@@ -10,10 +10,13 @@ extern "C" {
 #include "access/genam.h"
 #include "access/tableam.h"
 #include "executor/executor.h"
+#include "storage/lwlock.h"
 #include "storage/shmem.h"
-#include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/relcache.h"
+#if PG_VERSION_NUM >= 170000
+#include "storage/dsm_registry.h"
+#endif
 }
 
 #if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 200000
@@ -105,16 +108,6 @@ inline TM_Result delete_tuple(Relation relation, ItemPointer tid, CommandId comm
 #endif
 }
 
-// PostgreSQL 19 gave ShmemInitHash() one size, `nelems`, where earlier
-// versions took an initial and a maximum size; both were `entries` here.
-inline HTAB* shared_hash_table(const char* name, int64 entries, HASHCTL* info, int flags) {
-#if PG_VERSION_NUM >= 190000
-  return ShmemInitHash(name, entries, info, flags);
-#else
-  return ShmemInitHash(name, entries, entries, info, flags);
-#endif
-}
-
 // PostgreSQL 19 typed the cache identifier a syscache invalidation callback
 // receives as the enum SysCacheIdentifier (it was an int).
 #if PG_VERSION_NUM >= 190000
@@ -122,5 +115,49 @@ using SyscacheId = SysCacheIdentifier;
 #else
 using SyscacheId = int;
 #endif
+
+// PostgreSQL 17 added the dynamic shared memory registry: a segment created
+// by name on first use, by any backend. PostgreSQL 19 passes a caller's
+// `arg` through to the init callback; on 17 and 18 the callback gets the
+// segment alone, so the argument waits in a static for the one call.
+constexpr bool kHasNamedDsmSegments = PG_VERSION_NUM >= 170000;
+using SegmentInit = void (*)(void* segment, void* argument);
+#if PG_VERSION_NUM >= 190000
+inline void* named_dsm_segment(const char* name, Size size, SegmentInit init, void* argument,
+                               bool* found) {
+  return GetNamedDSMSegment(name, size, init, found, argument);
+}
+#elif PG_VERSION_NUM >= 170000
+inline SegmentInit pending_segment_init = nullptr;
+inline void* pending_segment_argument = nullptr;
+inline void* named_dsm_segment(const char* name, Size size, SegmentInit init, void* argument,
+                               bool* found) {
+  pending_segment_init = init;
+  pending_segment_argument = argument;
+  return GetNamedDSMSegment(
+      name, size, [](void* segment) { pending_segment_init(segment, pending_segment_argument); },
+      found);
+}
+#else
+inline void* named_dsm_segment(const char*, Size, SegmentInit, void*, bool*) { return nullptr; }
+#endif
+
+// PostgreSQL 19 names a tranche when it allocates its id, for every process;
+// before, each process that uses the tranche registers the name itself.
+inline int new_lwlock_tranche(const char* name) {
+#if PG_VERSION_NUM >= 190000
+  return LWLockNewTrancheId(name);
+#else
+  int tranche = LWLockNewTrancheId();
+  LWLockRegisterTranche(tranche, name);
+  return tranche;
+#endif
+}
+
+inline void name_lwlock_tranche([[maybe_unused]] int tranche, [[maybe_unused]] const char* name) {
+#if PG_VERSION_NUM < 190000
+  LWLockRegisterTranche(tranche, name);
+#endif
+}
 
 }  // namespace idempotency::pg::compat

@@ -2,6 +2,8 @@
 #include "glue/arguments.hpp"
 #include "glue/error_boundary.hpp"
 #include "glue/result_rows.hpp"
+#include "glue/shared_memory.hpp"
+#include "worker/launcher.hpp"
 #include "worker/worker_registry.hpp"
 
 using namespace idempotency;
@@ -36,12 +38,20 @@ void set_time(StatusRow& row, int column, TimestampTz value) {
   row.nulls[column] = value == 0;
 }
 
-StatusRow slot_row(const PurgeWorkerSlot& slot) {
+StatusRow slot_row(const PurgeWorkerSlot& slot, bool launcher_running) {
   bool running = slot.pid != 0;
   const char* state = purge_worker_state_name(slot.state);
+  if (!running && !launcher_running) state = "waiting for the launcher to start";
   if (!running && RecoveryInProgress())
     state = "server is in recovery: purging starts after promotion";
-  StatusRow row = not_running_row(slot.database, state);
+  const char* database = slot.database;
+  if (database[0] == '\0' && OidIsValid(slot.database_oid)) {
+    // Listed without preloading; the launcher has not named it yet.
+    Oid oid = slot.database_oid;
+    const char* name = call_pg([oid]() noexcept { return get_database_name(oid); });
+    database = name == nullptr ? "" : name;
+  }
+  StatusRow row = not_running_row(database, state);
   row.values[1] = BoolGetDatum(running);
   row.values[2] = Int32GetDatum(slot.pid);
   row.nulls[2] = !running;
@@ -70,13 +80,23 @@ IDEMPOTENCY_SQL_FUNCTION(idempotency_worker_status) {
     add_result_row(fcinfo, row.values, row.nulls);
     return static_cast<Datum>(0);
   }
+  // Without preloading, this call (like the first use of the extension in
+  // each backend) lists the database and starts the launcher if it is gone.
+  call_pg([]() noexcept { worker::ensure_purging_of_this_database(); });
+  bool listed_here = false;
+  bool launcher_running = running_launcher_pid() != 0;
   for (int index = 0; index < worker_registry_slot_count(); ++index) {
-    StatusRow row = slot_row(read_worker_slot(index));
+    PurgeWorkerSlot slot = read_worker_slot(index);
+    listed_here =
+        listed_here || slot.database_oid == MyDatabaseId || strcmp(slot.database, here) == 0;
+    StatusRow row = slot_row(slot, launcher_running);
     add_result_row(fcinfo, row.values, row.nulls);
   }
-  if (find_worker_slot(here) < 0) {
-    StatusRow row =
-        not_running_row(here, "no worker: this database is not listed in idempotency.databases");
+  if (!listed_here) {
+    StatusRow row = not_running_row(
+        here, shared_memory_is_dynamic()
+                  ? "no worker: every purge slot is taken by other databases (not preloaded)"
+                  : "no worker: this database is not listed in idempotency.databases");
     add_result_row(fcinfo, row.values, row.nulls);
   }
   return static_cast<Datum>(0);

@@ -5,10 +5,10 @@
 // that do not exist yet instead of letting their workers crash in a loop.
 #include "core/database_list.hpp"
 #include "core/purge_schedule.hpp"
-
 #include "glue/error_boundary.hpp"
-#include "worker/registration.hpp"
-#include "worker/worker_loop.hpp"
+#include "glue/shared_memory.hpp"
+#include "worker/background_worker.hpp"
+#include "worker/launcher.hpp"
 #include "worker/worker_registry.hpp"
 
 extern "C" {
@@ -19,6 +19,7 @@ extern "C" {
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/backend_status.h"
@@ -48,10 +49,15 @@ struct WorkerTracking {
   bool reported_no_slot = false;
 };
 
-// The launcher has no database of its own, so it cannot use pg_database's
-// indexes (they need pg_class): it scans the shared catalog, as the
-// autovacuum launcher does.
-bool database_exists(const char* name) {
+// How long a requested launcher may take to register before another
+// backend asks for one again.
+constexpr int64 kLauncherStartMs = 60 * 1000;
+
+// Whether the slot's database exists (by OID when listed without preloading,
+// else by name), and its current name. The launcher has no database of its
+// own, so it cannot use pg_database's indexes (they need pg_class): it scans
+// the shared catalog, as the autovacuum launcher does.
+bool find_database(const PurgeWorkerSlot& slot, char (&name)[NAMEDATALEN]) {
   return call_pg([&]() noexcept {
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
@@ -61,8 +67,10 @@ bool database_exists(const char* name) {
     bool exists = false;
     HeapTuple tuple;
     while (!exists && (tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
-      exists =
-          strcmp(NameStr(reinterpret_cast<Form_pg_database>(GETSTRUCT(tuple))->datname), name) == 0;
+      auto* row = reinterpret_cast<Form_pg_database>(GETSTRUCT(tuple));
+      exists = OidIsValid(slot.database_oid) ? row->oid == slot.database_oid
+                                             : strcmp(NameStr(row->datname), slot.database) == 0;
+      if (exists) strlcpy(name, NameStr(row->datname), NAMEDATALEN);
     }
     table_endscan(scan);
     table_close(catalog, AccessShareLock);
@@ -100,7 +108,8 @@ int64 tend_worker(int index, WorkerTracking& tracking, TimestampTz now) {
   // from shared memory could be recycled by then); it starts the database's
   // worker once the old one has gone, which it is not told about, so it looks.
   if (slot.pid != 0) return kLeftoverWorkerRecheckMs;
-  if (!database_exists(slot.database)) {
+  char name[NAMEDATALEN];
+  if (!find_database(slot, name)) {
     set_worker_state(index, PurgeWorkerState::kDatabaseMissing);
     if (!tracking.reported_missing) {
       ereport(LOG, (errmsg("idempotency: database \"%s\" in idempotency.databases does not exist",
@@ -112,8 +121,9 @@ int64 tend_worker(int index, WorkerTracking& tracking, TimestampTz now) {
     return kMissingDatabaseRecheckMs;
   }
   tracking.reported_missing = false;
+  if (OidIsValid(slot.database_oid)) set_worker_database_name(index, name);
   set_worker_launched(index, now);
-  if (!worker::start_purge_worker(index, slot.database, &tracking.handle)) {
+  if (!worker::start_purge_worker(index, name, &tracking.handle)) {
     if (!tracking.reported_no_slot) {
       ereport(WARNING,
               (errmsg("idempotency: no background worker slot for the purge worker of \"%s\"",
@@ -128,12 +138,23 @@ int64 tend_worker(int index, WorkerTracking& tracking, TimestampTz now) {
   return 60 * 1000;
 }
 
+void release_launcher_at_exit(int /*code*/, Datum /*argument*/) { release_launcher(MyProcPid); }
+
 void launcher_main(Datum /*unused*/) {
   pqsignal(SIGHUP, SignalHandlerForConfigReload);
   pqsignal(SIGTERM, die);
   BackgroundWorkerUnblockSignals();
   BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
   pgstat_report_appname("idempotency launcher");
+  // Without preloading, two backends may each have started one (the second
+  // after the first's request timed out): the later one leaves, with exit
+  // code 0 so the postmaster does not restart it.
+  if (!claim_launcher(MyProcPid, MyLatch)) {
+    ereport(LOG, (errmsg("idempotency: the launcher already runs (PID %d)",
+                         static_cast<int>(running_launcher_pid()))));
+    proc_exit(0);
+  }
+  before_shmem_exit(release_launcher_at_exit, 0);
 
   WorkerTracking tracking[core::kMaxPurgeDatabases];
   for (;;) {
@@ -154,3 +175,29 @@ void launcher_main(Datum /*unused*/) {
 }  // namespace
 
 void idempotency_launcher_main(Datum unused) { run_worker_main(launcher_main, unused); }
+
+namespace idempotency::worker {
+
+void ensure_purging_of_this_database() noexcept {
+  if (!shared_memory_is_dynamic() || !OidIsValid(MyDatabaseId) || RecoveryInProgress()) return;
+  if (!add_worker_database(MyDatabaseId)) {
+    static bool reported = false;
+    if (!reported) {
+      ereport(WARNING,
+              (errmsg("idempotency: expired guards of this database are not purged automatically"),
+               errdetail("Without shared_preload_libraries, the first %d databases that use the "
+                         "extension after a server start are purged.",
+                         static_cast<int>(core::kMaxPurgeDatabases)),
+               errhint("Call idempotency.purge_expired() on a schedule, or preload the library.")));
+      reported = true;
+    }
+  }
+  if (!launcher_wanted(GetCurrentTimestamp(), kLauncherStartMs)) return;
+  if (!start_dynamic_launcher()) {
+    forget_launcher_request();
+    ereport(WARNING, (errmsg("idempotency: no background worker slot for the purge launcher"),
+                      errhint("Raise max_worker_processes; the next call tries again.")));
+  }
+}
+
+}  // namespace idempotency::worker

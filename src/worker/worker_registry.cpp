@@ -4,64 +4,61 @@
 #include "worker/worker_settings.hpp"
 
 extern "C" {
-#include "storage/ipc.h"
-#include "storage/lwlock.h"
-#include "storage/shmem.h"
+#include "storage/latch.h"
 }
 
 namespace idempotency::pg {
 namespace {
 
 struct Registry {
-  LWLock* lock;
   int slot_count;
+  pid_t launcher_pid;                 // 0: no launcher runs
+  Latch* launcher_latch;              // the running launcher's (main shared memory)
+  TimestampTz launcher_requested_at;  // a dynamic launcher was asked for; 0: not
   PurgeWorkerSlot slots[core::kMaxPurgeDatabases];
 };
 
 Registry* registry = nullptr;
-shmem_request_hook_type previous_request_hook = nullptr;
-shmem_startup_hook_type previous_startup_hook = nullptr;
-constexpr const char* kTrancheName = "idempotency";
+LWLock* lock = nullptr;
 
-void request_registry_memory() {
-  if (previous_request_hook != nullptr) previous_request_hook();
-  RequestAddinShmemSpace(MAXALIGN(sizeof(Registry)));
-  RequestNamedLWLockTranche(kTrancheName, 1);
-}
+Size registry_size() { return sizeof(Registry); }
 
-// Runs in the postmaster (and again after a crash restart): the database
-// names are copied in here, so workers never parse the setting themselves.
-void attach_registry() {
-  if (previous_startup_hook != nullptr) previous_startup_hook();
-  LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-  bool found = false;
-  registry = static_cast<Registry*>(
-      ShmemInitStruct("idempotency worker registry", sizeof(Registry), &found));
-  if (!found) {
-    memset(registry, 0, sizeof(Registry));
-    registry->lock = &(GetNamedLWLockTranche(kTrancheName))->lock;
-    int index = 0;
-    try {
-      for (const std::string& database : configured_purge_databases()) {
-        strlcpy(registry->slots[index].database, database.c_str(), NAMEDATALEN);
-        registry->slots[index].state = PurgeWorkerState::kStarting;
-        ++index;
-      }
-    } catch (...) {
-      index = 0;  // the check hook already rejected a bad list at startup
+// Preloaded, in the postmaster (and again after a crash restart): the
+// database names are copied in here, so workers never parse the setting
+// themselves. Without preloading the list starts empty and each database is
+// added as the extension is used in it.
+void initialize_registry(void* memory, LWLock* /*lock*/) {
+  auto* fresh = static_cast<Registry*>(memory);
+  memset(fresh, 0, sizeof(Registry));
+  if (IsUnderPostmaster) return;
+  int index = 0;
+  try {
+    for (const std::string& database : configured_purge_databases()) {
+      strlcpy(fresh->slots[index].database, database.c_str(), NAMEDATALEN);
+      fresh->slots[index].state = PurgeWorkerState::kStarting;
+      ++index;
     }
-    registry->slot_count = index;
+  } catch (...) {
+    index = 0;  // the check hook already rejected a bad list at startup
   }
-  LWLockRelease(AddinShmemInitLock);
+  fresh->slot_count = index;
 }
+
+void attach_registry(void* memory, LWLock* registry_lock) {
+  registry = static_cast<Registry*>(memory);
+  lock = registry_lock;
+}
+
+const SharedStructure kRegistryMemory{"idempotency worker registry", registry_size,
+                                      initialize_registry, attach_registry};
 
 // Runs `change` on a slot under the exclusive lock. `change` must not raise.
 template <typename Change>
 void update_slot(int index, Change&& change) {
   if (registry == nullptr || index < 0 || index >= registry->slot_count) return;
-  LWLockAcquire(registry->lock, LW_EXCLUSIVE);
+  LWLockAcquire(lock, LW_EXCLUSIVE);
   change(registry->slots[index]);
-  LWLockRelease(registry->lock);
+  LWLockRelease(lock);
 }
 
 }  // namespace
@@ -88,12 +85,7 @@ const char* purge_worker_state_name(PurgeWorkerState state) {
   return "unknown";
 }
 
-void install_worker_registry_hooks() {
-  previous_request_hook = shmem_request_hook;
-  shmem_request_hook = request_registry_memory;
-  previous_startup_hook = shmem_startup_hook;
-  shmem_startup_hook = attach_registry;
-}
+const SharedStructure& worker_registry_memory() { return kRegistryMemory; }
 
 bool worker_registry_available() { return registry != nullptr; }
 
@@ -102,17 +94,91 @@ int worker_registry_slot_count() { return registry == nullptr ? 0 : registry->sl
 PurgeWorkerSlot read_worker_slot(int index) {
   PurgeWorkerSlot copy{};
   if (registry == nullptr || index < 0 || index >= registry->slot_count) return copy;
-  LWLockAcquire(registry->lock, LW_SHARED);
+  LWLockAcquire(lock, LW_SHARED);
   copy = registry->slots[index];
-  LWLockRelease(registry->lock);
+  LWLockRelease(lock);
   return copy;
 }
 
 int find_worker_slot(const char* database) {
   for (int index = 0; index < worker_registry_slot_count(); ++index) {
-    if (strcmp(registry->slots[index].database, database) == 0) return index;
+    if (strcmp(read_worker_slot(index).database, database) == 0) return index;
   }
   return -1;
+}
+
+bool add_worker_database(Oid database) {
+  if (registry == nullptr) return false;
+  bool listed = false;
+  LWLockAcquire(lock, LW_EXCLUSIVE);
+  for (int index = 0; index < registry->slot_count && !listed; ++index) {
+    listed = registry->slots[index].database_oid == database;
+  }
+  if (!listed && registry->slot_count < static_cast<int>(core::kMaxPurgeDatabases)) {
+    PurgeWorkerSlot& slot = registry->slots[registry->slot_count];
+    memset(&slot, 0, sizeof slot);
+    slot.database_oid = database;
+    slot.state = PurgeWorkerState::kStarting;
+    registry->slot_count += 1;
+    listed = true;
+    if (registry->launcher_latch != nullptr) SetLatch(registry->launcher_latch);
+  }
+  LWLockRelease(lock);
+  return listed;
+}
+
+bool launcher_wanted(TimestampTz now, int64 retry_after_ms) {
+  if (registry == nullptr) return false;
+  LWLockAcquire(lock, LW_EXCLUSIVE);
+  bool wanted =
+      registry->launcher_pid == 0 &&
+      (registry->launcher_requested_at == 0 ||
+       now >= TimestampTzPlusMilliseconds(registry->launcher_requested_at, retry_after_ms));
+  if (wanted) registry->launcher_requested_at = now;
+  LWLockRelease(lock);
+  return wanted;
+}
+
+void forget_launcher_request() {
+  if (registry == nullptr) return;
+  LWLockAcquire(lock, LW_EXCLUSIVE);
+  registry->launcher_requested_at = 0;
+  LWLockRelease(lock);
+}
+
+bool claim_launcher(pid_t pid, Latch* latch) {
+  if (registry == nullptr) return true;
+  LWLockAcquire(lock, LW_EXCLUSIVE);
+  bool claimed = registry->launcher_pid == 0 || registry->launcher_pid == pid;
+  if (claimed) {
+    registry->launcher_pid = pid;
+    registry->launcher_latch = latch;
+  }
+  LWLockRelease(lock);
+  return claimed;
+}
+
+void release_launcher(pid_t pid) {
+  if (registry == nullptr) return;
+  LWLockAcquire(lock, LW_EXCLUSIVE);
+  if (registry->launcher_pid == pid) {
+    registry->launcher_pid = 0;
+    registry->launcher_latch = nullptr;
+    registry->launcher_requested_at = 0;
+  }
+  LWLockRelease(lock);
+}
+
+pid_t running_launcher_pid() {
+  if (registry == nullptr) return 0;
+  LWLockAcquire(lock, LW_SHARED);
+  pid_t pid = registry->launcher_pid;
+  LWLockRelease(lock);
+  return pid;
+}
+
+void set_worker_database_name(int index, const char* name) {
+  update_slot(index, [&](PurgeWorkerSlot& slot) { strlcpy(slot.database, name, NAMEDATALEN); });
 }
 
 void set_worker_launched(int index, TimestampTz now) {

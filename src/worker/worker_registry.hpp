@@ -1,9 +1,17 @@
 // Shared memory where each purge worker reports what it is doing, for
-// idempotency.worker_status(). One slot per database in idempotency.databases.
+// idempotency.worker_status(), and where the one launcher registers. One slot
+// per database in idempotency.databases when preloaded; without preloading
+// (17+), one per database the extension was used in since the server started,
+// up to core::kMaxPurgeDatabases.
 #pragma once
 #include "core/database_list.hpp"
 
 #include "glue/postgres.hpp"
+#include "glue/shared_memory.hpp"
+
+extern "C" {
+#include "storage/latch.h"
+}
 
 namespace idempotency::pg {
 
@@ -22,7 +30,8 @@ const char* purge_worker_state_name(PurgeWorkerState state);
 
 // A copy of one slot. Trivially copyable: it lives in shared memory.
 struct PurgeWorkerSlot {
-  char database[NAMEDATALEN];
+  char database[NAMEDATALEN];  // without preloading, set by the launcher
+  Oid database_oid;            // without preloading; InvalidOid when preloaded
   pid_t pid;
   PurgeWorkerState state;
   TimestampTz launched_at;
@@ -35,17 +44,32 @@ struct PurgeWorkerSlot {
   char last_error[256];
 };
 
-// For _PG_init (shared_preload_libraries only): reserve and initialize.
-void install_worker_registry_hooks();
+const SharedStructure& worker_registry_memory();
 
-// False when the library was not preloaded (no shared memory).
+// False when there is no shared memory (15 and 16 without preloading).
 bool worker_registry_available();
 int worker_registry_slot_count();
 PurgeWorkerSlot read_worker_slot(int index);
 // The slot of a database, or -1.
 int find_worker_slot(const char* database);
 
+// Without preloading: lists `database` for purging (a no-op if listed).
+// False when every slot is taken.
+bool add_worker_database(Oid database);
+
+// Without preloading: true (once, for the caller to start it) when no
+// launcher runs and none was asked for in the last `retry_after_ms`.
+bool launcher_wanted(TimestampTz now, int64 retry_after_ms);
+// The launcher could not be started after all: the next call may try again.
+void forget_launcher_request();
+// The launcher registers itself: false when another one already runs.
+bool claim_launcher(pid_t pid, Latch* latch);
+void release_launcher(pid_t pid);
+// The running launcher's PID, 0 if none.
+pid_t running_launcher_pid();
+
 // Updates, each under the registry lock; they never raise.
+void set_worker_database_name(int index, const char* name);
 void set_worker_launched(int index, TimestampTz now);
 void set_worker_pid(int index, pid_t pid);
 // Registers `pid` as the slot's worker unless another one is registered:

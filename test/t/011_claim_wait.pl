@@ -3,7 +3,8 @@
 # one key are all woken by one commit, the waiters of a record_outcomes batch
 # by its commit; subtransactions hand their wake-ups to their parent or drop
 # them; a wait is interrupted cleanly by a cancel, by
-# statement_timeout and by a fast shutdown; without preloading, wait is refused.
+# statement_timeout and by a fast shutdown; without preloading, on 15 and 16,
+# wait is refused (on 17 and later it works: 017_no_preload.pl).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -155,8 +156,12 @@ $node->stop('fast');
 ok(1, 'a fast shutdown ends a sleeping waiter');
 $waiter->{session}->{run}->kill_kill;
 
-# --- Not preloaded: no shared memory, no waiting -------------------------------
+# --- Not preloaded on 15 and 16: no shared memory, no waiting -----------------
 my $plain = PostgreSQL::Test::Cluster->new('plain');
+if (("" . $plain->pg_version) =~ /^(\d+)/ && $1 >= 17) {
+  done_testing();
+  exit;
+}
 $plain->init;
 $plain->start;
 $plain->safe_psql('postgres', 'CREATE EXTENSION idempotency');

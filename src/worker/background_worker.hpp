@@ -1,11 +1,38 @@
-// Running a unit of work in a transaction of its own, from a background
-// worker: on any error the transaction is rolled back, the message is kept,
-// and the worker carries on.
+// What every background worker of the extension shares: its registration
+// with the postmaster, what its loop does between units of work, and how it
+// runs a unit of work in a transaction of its own (on any error the
+// transaction is rolled back, the message is kept, and the worker carries on).
 #pragma once
 #include "glue/error_boundary.hpp"
 #include "glue/postgres.hpp"
 
+extern "C" {
+#include "postmaster/bgworker.h"
+}
+
 namespace idempotency::worker {
+
+// From _PG_init (shared_preload_libraries): the launcher, restarted by the
+// postmaster 10 s after it exits abnormally.
+void register_launcher();
+
+// Without preloading (17+): the launcher as a dynamic background worker,
+// restarted likewise. False when no background worker slot is free.
+bool start_dynamic_launcher();
+
+// From the launcher: the purge worker of registry slot `index`. False when no
+// background worker slot is free.
+bool start_purge_worker(int index, const char* database, BackgroundWorkerHandle** handle);
+
+// Exits on SIGTERM or postmaster death (CHECK_FOR_INTERRUPTS), reloads the
+// configuration after SIGHUP, and absorbs a query cancel: a worker runs no
+// client query, and a cancel (pg_cancel_backend, a late statement timeout)
+// must not turn into an ERROR that ends the process.
+void handle_worker_interrupts();
+
+// Read-write READ COMMITTED transactions whatever the server's defaults
+// (default_transaction_read_only = on would make every purge fail).
+void pin_worker_transaction_settings();
 
 // The message of the last failed unit of work (static storage: it survives
 // the abort that frees the error's own memory).
