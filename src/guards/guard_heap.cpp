@@ -321,7 +321,9 @@ void fetch_guard(const GuardTable& table, text* scope, text* key, ItemPointer lo
 
 bool find_guard_in_the_way(const GuardTable& table, text* scope, text* key, OutcomeColumn outcome,
                            MemoryContext target, GuardRow* row) {
-  Relation relation = table_open(table.relation, AccessShareLock);
+  // The claim's session holds its lock on the table (guard_table) until the
+  // transaction ends.
+  Relation relation = table_open(table.relation, NoLock);
   TupleTableSlot* slot = table_slot_create(relation, nullptr);
   bool in_the_way = search_for_conflict(relation, table.primary_key, scope, key, slot);
   *row = GuardRow{};
