@@ -11,6 +11,7 @@
 #include "glue/settings.hpp"
 #include "policies/retention_policies.hpp"
 #include "policies/scope_limits.hpp"
+#include "guards/guard_heap.hpp"
 
 extern "C" {
 #include "utils/builtins.h"
@@ -72,6 +73,32 @@ bool answer_own_claim(GuardStoreSession& session, const ClaimWrite& write,
   return true;
 }
 
+// Inserts `write` as a new guard (true), or reads the guard in the way into
+// `existing` (false). On a table claims write directly, the insert's check
+// for a guard in the way comes first, as a read that keeps what it found: a
+// retry or replay then sets up no insert and reads its guard at the location
+// the check found, with no second search.
+bool insert_or_read(GuardStoreSession& session, const ClaimWrite& write, OutcomeColumn outcome,
+                    GuardRow* existing) {
+  const GuardTable& table = *session.table;
+  if (table.direct_writes) {
+    bool in_the_way = call_pg([&]() noexcept {
+      if (!checks_before_insert(session.inserter)) return false;
+      if (find_guard_in_the_way(table, write.scope, write.key, outcome, session.caller_context,
+                                existing)) {
+        return true;
+      }
+      if (session.inserter != nullptr) skip_check_before_insert(session.inserter);
+      return false;
+    });
+    if (in_the_way) return false;
+  }
+  ItemPointerData conflict;
+  if (insert_guard(session, write, &conflict)) return true;
+  *existing = read_guard(session, write.scope, write.key, outcome, &conflict);
+  return false;
+}
+
 std::optional<std::string_view> digest_view(const bytea* digest) {
   if (digest == nullptr) return std::nullopt;
   return std::string_view(VARDATA_ANY(digest), VARSIZE_ANY_EXHDR(digest));
@@ -119,13 +146,12 @@ ClaimResult claim_key(GuardStoreSession& session, ClaimWrite& write, ClaimDurati
   }
   stamp(write, durations, current_instant());
   for (int attempt = 0; attempt < core::kMaxWriteAttempts; ++attempt) {
-    ItemPointerData conflict;
-    bool won = insert_guard(session, write, &conflict);
+    GuardRow existing;
+    bool won = insert_or_read(session, write, outcome, &existing);
     if (won) {
       charge_claim(scope, true, false);
       count_event(scope, core::GuardEvent::kClaimedNew);
     } else {
-      GuardRow existing = read_guard(session, write.scope, write.key, outcome, &conflict);
       if (!existing.found) continue;               // deleted since the insert saw it
       stamp(write, durations, current_instant());  // the insert may have waited
       switch (core::decide_claim(existing.guard, text_view(write.fingerprint), write.now,

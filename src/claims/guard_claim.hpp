@@ -2,9 +2,10 @@
 // claim_guard(), claim_or_lookup() and claim_guards().
 //
 // The claim first tries a plain insert (ON CONFLICT DO NOTHING waits for an
-// uncommitted competitor, as unique checks do). When a guard is already there
-// it is read, the core rules decide, and a takeover is applied only if the
-// guard is still exactly what was read; otherwise the loop reads again.
+// uncommitted competitor, as unique checks do; on a table claims write
+// directly, the insert's check for a guard in the way runs first and reads the
+// guard it finds). When a guard is already there it is read, the core rules decide, and a takeover
+// is applied only if the guard is still exactly what was read; otherwise the loop reads again.
 #pragma once
 #include "guards/guard_store.hpp"
 

@@ -30,8 +30,9 @@ struct GuardInserter {
   List* arbiters;
   Datum pending_status;
   bool inserted;  // any guard
-  // The last insert found no guard in the way: the next key is probably new
-  // too (a batch of fresh keys), and is inserted without checking first.
+  // The last insert, or the caller's search (find_guard_in_the_way), found no
+  // guard in the way: the next key is probably new (a batch of fresh keys),
+  // and is inserted without checking first.
   bool expect_new_key;
 };
 
@@ -63,8 +64,22 @@ void store_claim(TupleTableSlot* slot, const ClaimWrite& write, Datum pending_st
 }
 
 // As ExecCheckTIDVisible() does for ON CONFLICT: under REPEATABLE READ or
-// SERIALIZABLE, a guard in the way that this transaction's snapshot cannot
-// see was committed concurrently, and the claim fails as the INSERT would.
+// SERIALIZABLE, a guard in the way (in `slot`) that this transaction's
+// snapshot cannot see was committed concurrently, and the claim fails as the
+// INSERT would.
+void require_visible(Relation relation, TupleTableSlot* slot) {
+  bool visible = table_tuple_satisfies_snapshot(relation, slot, GetTransactionSnapshot());
+  bool is_null = false;
+  TransactionId inserting_transaction =
+      DatumGetTransactionId(slot_getsysattr(slot, MinTransactionIdAttributeNumber, &is_null));
+  if (!visible && !TransactionIdIsCurrentTransactionId(inserting_transaction)) {
+    ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                    errmsg("could not serialize access due to concurrent update"),
+                    errdetail("Another transaction claimed this guard after this one started."),
+                    errhint("Retry the transaction.")));
+  }
+}
+
 void require_visible_conflict(GuardInserter* inserter, ItemPointer conflict) {
   if (!IsolationUsesXactSnapshot()) return;
   Relation relation = inserter->relation;
@@ -76,17 +91,8 @@ void require_visible_conflict(GuardInserter* inserter, ItemPointer conflict) {
   if (!table_tuple_fetch_row_version(relation, conflict, SnapshotAny, slot)) {
     elog(ERROR, "idempotency: failed to fetch the conflicting guard");
   }
-  bool visible = table_tuple_satisfies_snapshot(relation, slot, GetTransactionSnapshot());
-  bool is_null = false;
-  TransactionId inserting_transaction =
-      DatumGetTransactionId(slot_getsysattr(slot, MinTransactionIdAttributeNumber, &is_null));
+  require_visible(relation, slot);
   ExecClearTuple(slot);
-  if (!visible && !TransactionIdIsCurrentTransactionId(inserting_transaction)) {
-    ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-                    errmsg("could not serialize access due to concurrent update"),
-                    errdetail("Another transaction claimed this guard after this one started."),
-                    errhint("Retry the transaction.")));
-  }
 }
 
 // Whether `slot` holds the guard of (scope, key): a location found earlier may
@@ -98,22 +104,83 @@ bool holds_guard(TupleTableSlot* slot, text* scope, text* key) {
          text_view(DatumGetTextPP(slot_getattr(slot, kKeyColumn, &is_null))) == text_view(key);
 }
 
-// The index scan of the primary key for (scope, key), with the index's own
+// The primary key's scan keys for (scope, key), with the index's own
 // collation so the scan compares as the index is sorted.
-bool fetch_by_key(Relation relation, Oid primary_key, Snapshot snapshot, text* scope, text* key,
-                  TupleTableSlot* slot) {
-  Relation index = index_open(primary_key, AccessShareLock);
-  ScanKeyData keys[2];
+void init_key_scan(Relation index, text* scope, text* key, ScanKeyData* keys) {
   ScanKeyEntryInitialize(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
                          index->rd_indcollation[0], F_TEXTEQ, PointerGetDatum(scope));
   ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
                          index->rd_indcollation[1], F_TEXTEQ, PointerGetDatum(key));
+}
+
+// The index scan of the primary key for (scope, key).
+bool fetch_by_key(Relation relation, Oid primary_key, Snapshot snapshot, text* scope, text* key,
+                  TupleTableSlot* slot) {
+  Relation index = index_open(primary_key, AccessShareLock);
+  ScanKeyData keys[2];
+  init_key_scan(index, scope, key, keys);
   IndexScanDesc scan = compat::begin_index_scan(relation, index, snapshot, 2);
   index_rescan(scan, keys, 2, nullptr, 0);
   bool found = index_getnext_slot(scan, ForwardScanDirection, slot);
   index_endscan(scan);
   index_close(index, NoLock);
   return found;
+}
+
+// The arbiter check of INSERT ... ON CONFLICT on the primary key, as
+// ExecCheckIndexConstraints() runs it (check_exclusion_or_unique_constraint()
+// in CEOUC_WAIT mode): the index searched with a dirty snapshot, which also
+// sees uncommitted guards; a guard whose insert or delete is still in
+// progress is waited for (its speculative insertion, or its transaction) and
+// the search starts over. Leaves the guard in the way, committed, in `slot`.
+bool search_for_conflict(Relation relation, Oid primary_key, text* scope, text* key,
+                         TupleTableSlot* slot) {
+  Relation index = index_open(primary_key, AccessShareLock);
+  ScanKeyData keys[2];
+  init_key_scan(index, scope, key, keys);
+  SnapshotData dirty_snapshot;
+  InitDirtySnapshot(dirty_snapshot);
+  bool found = false;
+  for (;;) {
+    CHECK_FOR_INTERRUPTS();
+    IndexScanDesc scan = compat::begin_index_scan(relation, index, &dirty_snapshot, 2);
+    index_rescan(scan, keys, 2, nullptr, 0);
+    found = index_getnext_slot(scan, ForwardScanDirection, slot);
+    index_endscan(scan);
+    if (!found) break;
+    TransactionId in_progress =
+        TransactionIdIsValid(dirty_snapshot.xmin) ? dirty_snapshot.xmin : dirty_snapshot.xmax;
+    if (!TransactionIdIsValid(in_progress)) break;
+    if (dirty_snapshot.speculativeToken != 0) {
+      SpeculativeInsertionWait(dirty_snapshot.xmin, dirty_snapshot.speculativeToken);
+    } else {
+      XactLockTableWait(in_progress, relation, &slot->tts_tid, XLTW_InsertIndex);
+    }
+  }
+  index_close(index, NoLock);
+  return found;
+}
+
+// fetch_guard() on an open relation, with `slot` to read into.
+void fetch_guard_into(const GuardTable& table, Relation relation, TupleTableSlot* slot, text* scope,
+                      text* key, ItemPointer location, OutcomeColumn outcome, MemoryContext target,
+                      GuardRow* row) {
+  // The snapshot a statement would use: a new one per call in READ
+  // COMMITTED, the transaction's in REPEATABLE READ and SERIALIZABLE, seeing
+  // this transaction's own earlier writes either way.
+  CommandCounterIncrement();
+  Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
+  bool found = location != nullptr && ItemPointerIsValid(location) &&
+               table_tuple_fetch_row_version(relation, location, snapshot, slot) &&
+               holds_guard(slot, scope, key);
+  if (!found) found = fetch_by_key(relation, table.primary_key, snapshot, scope, key, slot);
+  *row = GuardRow{};
+  if (found) {
+    slot_getallattrs(slot);
+    copy_guard_columns(slot->tts_values, slot->tts_isnull, table.attempt_column, outcome, target,
+                       row);
+  }
+  UnregisterSnapshot(snapshot);
 }
 
 }  // namespace
@@ -168,6 +235,9 @@ GuardInserter* begin_guard_inserts(const GuardTable& table, MemoryContext contex
   inserter->slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(inserter->relation),
                                           table_slot_callbacks(inserter->relation));
   inserter->arbiters = list_make1_oid(table.primary_key);
+  // A session's first insert follows the caller's own search for a guard in
+  // the way (find_guard_in_the_way), which found none.
+  inserter->expect_new_key = true;
   std::string_view pending = core::status_name(core::GuardStatus::kPending);
   inserter->pending_status =
       PointerGetDatum(cstring_to_text_with_len(pending.data(), pending.size()));
@@ -243,27 +313,36 @@ void end_guard_inserts(GuardInserter* inserter) {
 
 void fetch_guard(const GuardTable& table, text* scope, text* key, ItemPointer location,
                  OutcomeColumn outcome, MemoryContext target, GuardRow* row) {
-  // The snapshot a statement would use: a new one per call in READ
-  // COMMITTED, the transaction's in REPEATABLE READ and SERIALIZABLE, seeing
-  // this transaction's own earlier writes either way.
-  CommandCounterIncrement();
-  Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
   Relation relation = table_open(table.relation, AccessShareLock);
   TupleTableSlot* slot = table_slot_create(relation, nullptr);
-  bool found = location != nullptr && ItemPointerIsValid(location) &&
-               table_tuple_fetch_row_version(relation, location, snapshot, slot) &&
-               holds_guard(slot, scope, key);
-  if (!found) found = fetch_by_key(relation, table.primary_key, snapshot, scope, key, slot);
+  fetch_guard_into(table, relation, slot, scope, key, location, outcome, target, row);
+  ExecDropSingleTupleTableSlot(slot);
+  table_close(relation, NoLock);
+}
+
+bool find_guard_in_the_way(const GuardTable& table, text* scope, text* key, OutcomeColumn outcome,
+                           MemoryContext target, GuardRow* row) {
+  // The claim's session holds its lock on the table (guard_table) until the
+  // transaction ends.
+  Relation relation = table_open(table.relation, NoLock);
+  TupleTableSlot* slot = table_slot_create(relation, nullptr);
+  bool in_the_way = search_for_conflict(relation, table.primary_key, scope, key, slot);
   *row = GuardRow{};
-  if (found) {
-    slot_getallattrs(slot);
-    copy_guard_columns(slot->tts_values, slot->tts_isnull, table.attempt_column, outcome, target,
-                       row);
+  if (in_the_way) {
+    if (IsolationUsesXactSnapshot()) require_visible(relation, slot);
+    ItemPointerData location = slot->tts_tid;
+    fetch_guard_into(table, relation, slot, scope, key, &location, outcome, target, row);
   }
   ExecDropSingleTupleTableSlot(slot);
   table_close(relation, NoLock);
-  UnregisterSnapshot(snapshot);
+  return in_the_way;
 }
+
+bool checks_before_insert(const GuardInserter* inserter) {
+  return inserter == nullptr || !inserter->expect_new_key;
+}
+
+void skip_check_before_insert(GuardInserter* inserter) { inserter->expect_new_key = true; }
 
 uint64 delete_expired_tuples(const GuardTable& table, TimestampTz now, uint64 limit,
                              TimestampTz* resume_from) {

@@ -23,8 +23,30 @@ void copy_guard_columns(const Datum* values, const bool* nulls, AttrNumber attem
 // end_guard_inserts(). Requires table.direct_writes.
 struct GuardInserter;
 
-// Allocated in `context` (which must outlive it).
+// Allocated in `context` (which must outlive it). Its first insert skips the
+// check for a guard in the way: call it when find_guard_in_the_way() found none.
 GuardInserter* begin_guard_inserts(const GuardTable& table, MemoryContext context);
+
+// Whether the next claim should search for a guard in the way
+// (find_guard_in_the_way) before inserting: for a session's first claim
+// (`inserter` null) and after an insert that found a guard in the way; not
+// while keys keep turning out new (a batch of fresh keys), when the insert's
+// own conflict detection stands in for the search.
+bool checks_before_insert(const GuardInserter* inserter);
+
+// The caller just found no guard in the way: the next insert skips its
+// check (its speculative insertion still detects a guard inserted since).
+void skip_check_before_insert(GuardInserter* inserter);
+
+// The check a claim's insert makes first (the arbiter check of INSERT ... ON
+// CONFLICT DO NOTHING, waiting for an uncommitted competitor as it does, and
+// 40001 under REPEATABLE READ for a guard the snapshot cannot see), made
+// without setting up an insert: true when a guard is in the way, read into
+// `row` as fetch_guard() reads it (`row->found` false if it is gone by then).
+// A replay (the guard is there) costs one primary key search and one fetch.
+// Requires table.direct_writes.
+bool find_guard_in_the_way(const GuardTable& table, text* scope, text* key, OutcomeColumn outcome,
+                           MemoryContext target, GuardRow* row);
 
 // Inserts `write` as a new guard with a speculative insertion, waiting for an
 // uncommitted competitor as a unique check does. Returns false, with the
