@@ -5,12 +5,11 @@
 #   sql_functions       the SQL-callable functions
 #   claims | worker     a claim's decision, outcome recording, waits and commit
 #                       wake-ups | the purge worker, its launcher, their state
-#   policies            retention policies, scope access, scope limits and the
-#                       table watch that invalidates their caches
-#   guards | counters | config
-#                       the guard table: description, heap access, SQL, purge |
-#                       the per-scope event counters in shared memory | the
-#                       scope limits' slots in shared memory (limit_table)
+#   policies            retention policies, scope access, scope limits (and
+#                       their slots in shared memory) and the table watch that
+#                       invalidates their caches
+#   guards | counters   the guard table: description, heap access, SQL, purge |
+#                       the per-scope event counters in shared memory
 #   glue                the PostgreSQL glue: error boundary, arguments, rows, settings
 #   core                pure C++, tested without a server
 # A file may include the headers of its own folder and of the levels below
@@ -23,7 +22,7 @@
 # (test/layering_violation). The Makefile builds whatever src/*/*.cpp holds.
 set -euo pipefail
 src=${1:-src}
-levels=(core glue "guards counters config" policies "claims worker" sql_functions)
+levels=(core glue "guards counters" policies "claims worker" sql_functions)
 
 # alternation LEVEL...: the folders of those levels as an ERE alternation.
 alternation() {

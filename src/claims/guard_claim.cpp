@@ -9,9 +9,9 @@
 #include "glue/error_boundary.hpp"
 #include "glue/server_state.hpp"
 #include "glue/settings.hpp"
+#include "guards/guard_heap.hpp"
 #include "policies/retention_policies.hpp"
 #include "policies/scope_limits.hpp"
-#include "guards/guard_heap.hpp"
 
 extern "C" {
 #include "utils/builtins.h"

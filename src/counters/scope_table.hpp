@@ -31,11 +31,12 @@
 // (glue/shared_memory.hpp); on 15 and 16 without preloading
 // find_scope_entry() returns nullptr and nothing is counted.
 #pragma once
+#include <vector>
+
 #include "core/guard_events.hpp"
+
 #include "glue/postgres.hpp"
 #include "glue/shared_memory.hpp"
-
-#include <vector>
 
 extern "C" {
 #include "port/atomics.h"

@@ -5,11 +5,11 @@
 #include "core/scope_patterns.hpp"
 #include "core/subtransaction_list.hpp"
 
-#include "config/limit_table.hpp"
 #include "counters/scope_table.hpp"
 #include "glue/arguments.hpp"
 #include "glue/error_boundary.hpp"
 #include "glue/prepared_statement.hpp"
+#include "policies/limit_table.hpp"
 #include "policies/table_watch.hpp"
 
 extern "C" {

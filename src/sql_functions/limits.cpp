@@ -3,12 +3,12 @@
 #include "core/limit_rules.hpp"
 #include "core/scope_patterns.hpp"
 
-#include "config/limit_table.hpp"
 #include "glue/arguments.hpp"
 #include "glue/error_boundary.hpp"
 #include "glue/result_rows.hpp"
 #include "glue/server_state.hpp"
 #include "guards/guard_store.hpp"
+#include "policies/limit_table.hpp"
 #include "policies/scope_limits.hpp"
 
 using namespace idempotency;

@@ -3,12 +3,14 @@
 // worker per database in idempotency.databases, restarts a worker that exits
 // (with a growing delay if it keeps failing), and waits quietly for databases
 // that do not exist yet instead of letting their workers crash in a loop.
+#include "worker/launcher.hpp"
+
 #include "core/database_list.hpp"
 #include "core/purge_schedule.hpp"
+
 #include "glue/error_boundary.hpp"
 #include "glue/shared_memory.hpp"
 #include "worker/background_worker.hpp"
-#include "worker/launcher.hpp"
 #include "worker/worker_registry.hpp"
 
 extern "C" {

@@ -3,20 +3,20 @@
 // batch its own short transaction, then re-dates the guards of retention
 // policies set with apply_to_existing. Errors are logged, the run backs off,
 // and the worker carries on; it idles quietly where the extension is absent.
+#include <algorithm>
+#include <cerrno>
+#include <sys/resource.h>
+
 #include "core/purge_schedule.hpp"
+
+#include "counters/scope_table.hpp"
 #include "glue/error_boundary.hpp"
 #include "guards/guard_store.hpp"
 #include "guards/purge.hpp"
 #include "policies/retention_policies.hpp"
-#include "counters/scope_table.hpp"
 #include "worker/background_worker.hpp"
 #include "worker/worker_registry.hpp"
 #include "worker/worker_settings.hpp"
-
-#include <sys/resource.h>
-
-#include <algorithm>
-#include <cerrno>
 
 extern "C" {
 #include "commands/extension.h"

@@ -1,12 +1,11 @@
 // Unit tests for src/core/guard_error: an error records where it was made,
 // which the error boundary reports as its LOCATION.
-#include "core/guard_error.hpp"
+#include <string>
 
 #include <gtest/gtest.h>
 
-#include <string>
-
 #include "core/claim_wait.hpp"
+#include "core/guard_error.hpp"
 #include "core/sql_state.hpp"
 
 namespace idempotency::core {

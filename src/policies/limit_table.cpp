@@ -1,4 +1,4 @@
-#include "config/limit_table.hpp"
+#include "policies/limit_table.hpp"
 
 #include <algorithm>
 

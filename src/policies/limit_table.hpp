@@ -21,13 +21,14 @@
 // A freed slot changes generation, so a backend still holding its address
 // notices and looks the pattern up again.
 #pragma once
-#include "core/input_validation.hpp"
-#include "core/limit_rules.hpp"
-#include "glue/postgres.hpp"
-#include "glue/shared_memory.hpp"
-
 #include <string>
 #include <vector>
+
+#include "core/input_validation.hpp"
+#include "core/limit_rules.hpp"
+
+#include "glue/postgres.hpp"
+#include "glue/shared_memory.hpp"
 
 extern "C" {
 #include "port/atomics.h"
