@@ -1,5 +1,6 @@
-// The claim of one (scope, key) in an open guard store: shared by
-// claim_guard(), claim_or_lookup() and claim_guards().
+// The claim of one (scope, key) in an open guard store, and its answer as a
+// row of idempotency.claim_state: shared by claim_guard(), claim_or_lookup()
+// and claim_guards().
 //
 // The claim first tries a plain insert (ON CONFLICT DO NOTHING waits for an
 // uncommitted competitor, as unique checks do; on a table claims write
@@ -51,5 +52,13 @@ ClaimResult claim_key(GuardStoreSession& session, ClaimWrite& write, ClaimDurati
 // Counts a claim refused by a live guard: a retry absorbed when the guard is
 // completed (and replayed when `outcome` copied its outcome), else in progress.
 void count_refusal(std::string_view scope, const ClaimResult& result, OutcomeColumn outcome);
+
+// The columns of idempotency.claim_state: claimed, claim_token, status,
+// outcome, claimed_at, completed_at, expires_at.
+constexpr int kClaimStateColumns = 7;
+
+// Fills the kClaimStateColumns entries of `values` and `nulls` with a claim's
+// answer.
+void fill_claim_state(const ClaimResult& result, Datum* values, bool* nulls);
 
 }  // namespace idempotency::pg

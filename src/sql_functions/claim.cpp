@@ -4,7 +4,6 @@
 #include "core/claim_wait.hpp"
 #include "core/input_validation.hpp"
 
-#include "claims/claim_state_row.hpp"
 #include "claims/cross_node_wait.hpp"
 #include "claims/guard_claim.hpp"
 #include "claims/wait_slots.hpp"

@@ -9,7 +9,6 @@
 
 #include "core/input_validation.hpp"
 
-#include "claims/claim_state_row.hpp"
 #include "claims/guard_claim.hpp"
 #include "glue/arguments.hpp"
 #include "glue/batch_arguments.hpp"
