@@ -129,12 +129,14 @@ PORTABLE_DB = "portable"
 def setup_portable_database():
     subprocess.run(["python3", str(BENCH.parent / "portable" / "build.py"), "--out",
                     str(WORK / "portable")], check=True, capture_output=True)
+    # build.py names the script after the extension's version (the control file).
+    portable_script, = (WORK / "portable").glob("idempotency-portable--*.sql")
     psql(f"DROP DATABASE IF EXISTS {PORTABLE_DB}; DROP ROLE IF EXISTS portable_owner;"
          f" CREATE ROLE portable_owner LOGIN; CREATE DATABASE {PORTABLE_DB} OWNER portable_owner;")
     done = subprocess.run(
         [f"{PG_BIN}/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", HOST, "-p", PORT,
          "-U", "portable_owner", "-d", PORTABLE_DB, "-f",
-         str(WORK / "portable" / "idempotency-portable--1.2.sql")], text=True, capture_output=True)
+         str(portable_script)], text=True, capture_output=True)
     if done.returncode != 0:
         raise RuntimeError(f"installing the portable edition failed: {done.stderr.strip()}")
     psql((BENCH / "sql" / "setup.sql").read_text(), PORTABLE_DB)
